@@ -1,0 +1,65 @@
+"""The versioned REST API: routes and the one error shape (RFC 9457 problem details)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from tenants.api import OrganizationView
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_TITLES = {
+    400: "Invalid request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render every API error as ``application/problem+json``.
+
+    Validation errors keep DRF's field messages under ``errors`` so a client can show
+    them beside the offending field.
+    """
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    code = response.status_code
+    problem: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _TITLES.get(code, "Error"),
+        "status": code,
+    }
+    if isinstance(exc, exceptions.ValidationError):
+        problem["detail"] = "The request has invalid fields."
+        problem["errors"] = response.data
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        problem["detail"] = str(response.data["detail"])
+    request = context.get("request")
+    if request is not None:
+        problem["instance"] = request.path
+    response.data = problem
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+app_name = "api"
+
+urlpatterns = [
+    path("organization/", OrganizationView.as_view(), name="organization"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]

@@ -1,0 +1,41 @@
+"""The Celery application: queues per concern, JSON only, beat schedule in one place."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from django.conf import settings
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("feedbackloop")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    task_ignore_result=True,
+    task_default_queue="default",
+    task_acks_late=True,
+    task_reject_on_worker_lost=False,
+    worker_prefetch_multiplier=1,
+    task_soft_time_limit=60,
+    task_time_limit=90,
+    broker_connection_retry_on_startup=True,
+    timezone="UTC",
+    enable_utc=True,
+    # The beat schedule lives here and only here; periodic tasks expire at ~1.5x their
+    # interval so a backlog never replays stale sweeps.
+    beat_schedule={
+        "tenants-session-clear-expired": {
+            "task": "tenants.session_clear_expired_task",
+            "schedule": 24 * 60 * 60,
+            "options": {"expires": 36 * 60 * 60},
+        },
+    },
+)
+if not getattr(settings, "REDIS_URL", ""):
+    # The on-disk transport has no fan-out exchange: remote control would fail.
+    app.conf.worker_enable_remote_control = False
+app.autodiscover_tasks()

@@ -1,0 +1,104 @@
+"""What each role may do (web), and what each API key scope allows (API).
+
+The table ``ROLE_CAPABILITIES`` is the single source of truth: views ask for a
+capability, never for a role, so the documented role table and the code cannot drift.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from rest_framework.permissions import BasePermission
+
+from tenants.models import Role
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+    from tenants.models import Membership
+
+
+class Capability(enum.StrEnum):
+    ORGANIZATION_VIEW = "organization.view"
+    ORGANIZATION_MANAGE = "organization.manage"
+    MEMBERS_MANAGE = "members.manage"
+    TEAMS_VIEW = "teams.view"
+    TEAMS_MANAGE = "teams.manage"
+    API_KEYS_MANAGE = "api_keys.manage"
+    AUDIT_LOG_VIEW = "audit_log.view"
+
+
+ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    Role.ADMIN: frozenset(Capability),
+    Role.CX_MANAGER: frozenset(
+        {Capability.ORGANIZATION_VIEW, Capability.TEAMS_VIEW, Capability.TEAMS_MANAGE}
+    ),
+    Role.OWNER: frozenset({Capability.ORGANIZATION_VIEW, Capability.TEAMS_VIEW}),
+    Role.VIEWER: frozenset({Capability.ORGANIZATION_VIEW}),
+}
+
+
+def role_has(role: str, capability: Capability) -> bool:
+    return capability in ROLE_CAPABILITIES.get(role, frozenset())
+
+
+def membership_has(membership: Membership | None, capability: Capability) -> bool:
+    return membership is not None and role_has(membership.role, capability)
+
+
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+
+
+def capability_required(capability: Capability) -> Callable[[ViewFunc], ViewFunc]:
+    """Decorate an organization view: 403 for members whose role lacks the capability.
+
+    Non-members never get here: the tenant middleware already answered 404.
+    """
+
+    def decorator(view: ViewFunc) -> ViewFunc:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not membership_has(getattr(request, "membership", None), capability):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.required_capability = capability  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+# --- API key scopes -------------------------------------------------------------------
+
+API_SCOPES: dict[str, str] = {
+    "organization:read": "Read the organization's profile.",
+}
+
+
+def scope_choices() -> list[tuple[str, str]]:
+    return [(scope, f"{scope} — {text}") for scope, text in API_SCOPES.items()]
+
+
+class HasApiScope(BasePermission):
+    """The API key must carry the scope the view names for the request's method.
+
+    A view declares ``required_scopes = {"GET": "contacts:read", "POST": "contacts:write"}``;
+    a method without an entry is refused, so a forgotten declaration fails closed.
+    """
+
+    message = "This API key lacks the scope required for this request."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        api_key = request.auth
+        if api_key is None:
+            return False
+        required = getattr(view, "required_scopes", {}).get(request.method or "")
+        if request.method in ("HEAD", "OPTIONS") and required is None:
+            required = getattr(view, "required_scopes", {}).get("GET")
+        return required is not None and required in api_key.scopes

@@ -1,0 +1,184 @@
+"""Every URL is classified, and no organization can reach another's pages or objects.
+
+The census walks the URL resolver, so new routes join automatically: a route under
+``/o/<org_slug>/`` or ``/api/v1/`` is requested as organization A with B's slug and B's
+objects and must answer 404 without changing anything; a route outside those prefixes
+must be listed in PUBLIC_ROUTES, and an object kwarg without an entry in OBJECT_KWARGS
+fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tenants.context import cross_tenant, tenant_context
+from tenants.models import AuditLog, Membership, Role, Team
+from tests.conftest import Tenant
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
+
+# Routes anyone may reach, each with the reason it is safe.
+PUBLIC_ROUTES = {
+    "healthz": "liveness probe, no data",
+    "readyz": "readiness probe, names failing parts only",
+    "accounts/login/": "sign-in",
+    "accounts/logout/": "sign-out",
+    "accounts/password/": "own password, login required",
+    "accounts/password/done/": "own password, login required",
+    "i18n/setlang/": "language switch",
+    "": "redirects a signed-in user to their own organizations",
+    "branding/<slug:org_slug>/logo": "logos are public: shown on survey pages and emails",
+}
+PUBLIC_PREFIXES = ("admin/",)  # Django admin: staff only, narrowed by TenantAdmin
+API_PUBLIC = {"api/v1/schema/", "api/v1/docs/", "api/v1/redoc/"}
+
+# URL kwarg -> how to create B's object for it (inside B's context).
+OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
+    "membership_id": lambda: MembershipFactory(role=Role.ADMIN, user=UserFactory()),
+    "team_id": lambda: TeamFactory(),
+    "api_key_id": lambda: __import__("tests.factories", fromlist=["x"]).api_key_factory(),
+}
+
+
+def walk(resolvers: list[Any], prefix: str = "") -> Iterator[str]:
+    for entry in resolvers:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from walk(entry.url_patterns, route)
+        elif isinstance(entry, URLPattern):
+            yield route
+
+
+ALL_ROUTES = sorted(set(walk(get_resolver().url_patterns)))
+ORG_ROUTES = [r for r in ALL_ROUTES if r.startswith("o/<slug:org_slug>/")]
+API_ROUTES = [r for r in ALL_ROUTES if r.startswith("api/v1/") and r not in API_PUBLIC]
+KWARG = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
+
+
+def test_every_route_is_classified() -> None:
+    unclassified = [
+        r
+        for r in ALL_ROUTES
+        if not r.startswith(("o/<slug:org_slug>/", "api/v1/", *PUBLIC_PREFIXES))
+        and r not in PUBLIC_ROUTES
+    ]
+    assert not unclassified, f"classify these routes in tests/test_url_census.py: {unclassified}"
+    assert ORG_ROUTES
+    assert API_ROUTES
+
+
+def _fill(route: str, org_slug: str, objects: dict[str, Any]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name == "org_slug":
+            return org_slug
+        assert name in OBJECT_KWARGS, f"register URL kwarg {name!r} in OBJECT_KWARGS"
+        return str(objects[name].pk)
+
+    return "/" + KWARG.sub(replace, route)
+
+
+def _objects_of(tenant: Tenant) -> dict[str, Any]:
+    with tenant_context(tenant.organization):
+        return {name: make() for name, make in OBJECT_KWARGS.items()}
+
+
+def _snapshot(tenant: Tenant) -> dict[str, Any]:
+    with tenant_context(tenant.organization):
+        return {
+            "teams": sorted(Team.objects.values_list("id", "name", "lead_id")),
+            "members": sorted(Membership.objects.values_list("id", "role")),
+            "keys": sorted(
+                __import__("tenants.models", fromlist=["x"]).ApiKey.objects.values_list(
+                    "id", "revoked_at"
+                )
+            ),
+            "audit": AuditLog.objects.count(),
+        }
+
+
+@pytest.mark.parametrize("route", ORG_ROUTES)
+def test_org_route_never_reaches_another_organization(
+    route: str, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    objects_b = _objects_of(tenant_b)
+    objects_a = _objects_of(tenant_a)
+    before = _snapshot(tenant_b)
+    has_objects = any(m.group("name") != "org_slug" for m in KWARG.finditer(route))
+    missing = {name: type("Missing", (), {"pk": 999_999}) for name in OBJECT_KWARGS}
+    data = {"name": "x", "action": "remove", "role": "viewer"}
+    for method in ("get", "post"):
+        send = getattr(tenant_a.client, method)
+        url = _fill(route, tenant_b.organization.slug, objects_b)
+        assert send(url, data).status_code == 404, f"{method.upper()} {url}"
+        if has_objects:
+            # A's own slug with B's object ids: the same answer as for ids that do not
+            # exist (404, or 405 for a method the route never accepts).
+            url = _fill(route, tenant_a.organization.slug, objects_b)
+            status = send(url, data).status_code
+            assert status in (404, 405), f"{method.upper()} {url}: {status}"
+            nowhere = send(_fill(route, tenant_a.organization.slug, missing), data)
+            assert status == nowhere.status_code, f"{method.upper()} {url} confirms existence"
+    # The same route with A's own slug and objects is reachable for A's admin.
+    own = _fill(route, tenant_a.organization.slug, objects_a)
+    assert tenant_a.client.get(own).status_code in (200, 405), own
+    assert _snapshot(tenant_b) == before
+
+
+@pytest.mark.parametrize("route", API_ROUTES)
+def test_api_route_never_reaches_another_organization(
+    route: str, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    objects_b = _objects_of(tenant_b)
+    before = _snapshot(tenant_b)
+    url = _fill(route, tenant_b.organization.slug, objects_b)
+    has_objects = any(m.group("name") != "org_slug" for m in KWARG.finditer(route))
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {tenant_a.raw_key}"}
+    for method in ("get", "post", "put", "patch", "delete"):
+        send = getattr(tenant_a.client, method)
+        if method == "get":
+            response = send(url, **headers)
+        else:
+            response = send(url, data="{}", content_type="application/json", **headers)
+        if has_objects:
+            assert response.status_code == 404, f"{method.upper()} {url}"
+        body = response.content.decode()
+        assert tenant_b.organization.slug not in body, f"{method.upper()} {url} leaks B"
+        assert response.status_code < 500
+    assert _snapshot(tenant_b) == before
+
+
+@pytest.mark.parametrize("route", ORG_ROUTES)
+def test_org_route_sends_anonymous_visitors_to_sign_in(route: str, tenant_b: Tenant) -> None:
+    from django.test import Client
+
+    url = _fill(route, "does-not-exist", {k: type("O", (), {"pk": 1}) for k in OBJECT_KWARGS})
+    real = _fill(
+        route, tenant_b.organization.slug, {k: type("O", (), {"pk": 1}) for k in OBJECT_KWARGS}
+    )
+    for candidate in (url, real):
+        response = Client().get(candidate)
+        # The same answer whether the organization exists or not.
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_superuser_is_not_a_member_of_every_organization(tenant_b: Tenant) -> None:
+    from django.test import Client
+
+    root = UserFactory(username="root@example.com", is_superuser=True, is_staff=True)
+    client = Client()
+    client.force_login(root)
+    assert client.get(tenant_b.url()).status_code == 404
+
+
+def test_cross_tenant_is_explicit_and_leaves_no_state(tenant_a: Tenant) -> None:
+    with cross_tenant(reason="test"):
+        assert Team.objects.count() == 0
+    from tenants.context import current_state
+
+    assert not current_state().cross_tenant
