@@ -36,6 +36,6 @@ app.conf.update(
     },
 )
 if not getattr(settings, "REDIS_URL", ""):
-    # The on-disk transport has no fan-out exchange: remote control would fail.
+    # A single embedded node needs no broadcast commands (inspect, ping); skip the pidbox.
     app.conf.worker_enable_remote_control = False
 app.autodiscover_tasks()

@@ -40,7 +40,7 @@ def _check_broker() -> None:
         finally:
             client.close()
     else:
-        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        folder = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
             raise OSError(f"broker folder {folder} is not writable")
 

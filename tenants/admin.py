@@ -7,7 +7,7 @@ Superusers see every organization.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -21,7 +21,7 @@ def _staff_organization_ids(request: HttpRequest) -> QuerySet[Any]:
 
 
 class TenantAdmin(admin.ModelAdmin[Any]):
-    list_filter: Any = ("organization",)
+    list_filter: ClassVar[tuple[str, ...]] = ("organization",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request).select_related("organization")

@@ -41,7 +41,7 @@ class TenantMiddleware:
     def _organization_request(self, request: HttpRequest, slug: str) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        organization = Organization.objects.filter(slug=slug, is_active=True).first()
+        organization = Organization.objects.filter(slug=slug, is_active=True).defer("logo").first()
         if organization is None:
             raise Http404
         with tenant_context(organization):

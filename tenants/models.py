@@ -152,7 +152,7 @@ class Team(TenantModel):
         blank=True,
         related_name="+",
     )
-    members = models.ManyToManyField(  # type: ignore[var-annotated]
+    members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="TeamMember", related_name="teams", blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -15,7 +15,11 @@ def organization_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> lis
         return []
     with cross_tenant(reason="list the organizations a user belongs to"):
         organization_ids = Membership.objects.filter(user_id=user.pk).values("organization_id")
-        return list(Organization.objects.filter(id__in=organization_ids, is_active=True))
+        return list(
+            Organization.objects.filter(id__in=organization_ids, is_active=True).only(
+                "slug", "name"
+            )
+        )
 
 
 def membership_list() -> QuerySet[Membership]:

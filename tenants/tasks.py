@@ -15,7 +15,7 @@ from django.core.management import call_command
 from tenants.context import tenant_context
 
 
-class TenantTask(Task):  # type: ignore[misc]
+class TenantTask(Task):
     """Runs the task body inside ``tenant_context(organization_id)``.
 
     Usage: ``@shared_task(base=TenantTask, name="app.thing_do_task")`` and call it with

@@ -48,7 +48,7 @@ from tenants.services import (
 
 
 def _org(request: HttpRequest) -> Organization:
-    return request.organization  # type: ignore[attr-defined,no-any-return]
+    return request.organization  # type: ignore[attr-defined]
 
 
 def _form_errors_to(form: Any, exc: ValidationError) -> None:
@@ -78,10 +78,11 @@ def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
     )
     context = {
         "member_count": counts["members"],
-        "team_count": Team.objects.count(),
-        "teams_without_lead": Team.objects.filter(lead__isnull=True).count(),
+        **Team.objects.aggregate(
+            team_count=Count("id"), teams_without_lead=Count("id", filter=Q(lead__isnull=True))
+        ),
         "active_key_count": ApiKey.objects.filter(revoked_at__isnull=True).count(),
-        "my_teams": team_list_for_user(user=request.user),
+        "my_teams": team_list_for_user(user=membership.user),
         "recent_activity": audit_log_list()[:5]
         if membership_has(membership, Capability.AUDIT_LOG_VIEW)
         else [],
@@ -93,7 +94,10 @@ def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = _org(request)
-    form = OrganizationForm(request.POST or None, request.FILES or None, instance=organization)
+    # The form validates a copy: a ModelForm writes cleaned values into its instance,
+    # and the service must see the stored values to record what changed.
+    draft = Organization.objects.get(pk=organization.pk)
+    form = OrganizationForm(request.POST or None, request.FILES or None, instance=draft)
     if request.method == "POST" and form.is_valid():
         actor = Actor.of_user(request.user)
         try:

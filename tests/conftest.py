@@ -61,8 +61,8 @@ class Tenant:
 
 
 def make_tenant(slug: str) -> Tenant:
-    organization = OrganizationFactory(slug=slug, name=f"{slug.upper()} Corp")
-    admin = UserFactory(username=f"admin@{slug}.example")
+    organization: Any = OrganizationFactory(slug=slug, name=f"{slug.upper()} Corp")
+    admin: Any = UserFactory(username=f"admin@{slug}.example")
     with tenant_context(organization):
         Membership.objects.create(user=admin, role=Role.ADMIN)
         api_key, raw_key = api_key_with_secret()

@@ -170,7 +170,7 @@ def test_org_route_sends_anonymous_visitors_to_sign_in(route: str, tenant_b: Ten
 def test_superuser_is_not_a_member_of_every_organization(tenant_b: Tenant) -> None:
     from django.test import Client
 
-    root = UserFactory(username="root@example.com", is_superuser=True, is_staff=True)
+    root: Any = UserFactory(username="root@example.com", is_superuser=True, is_staff=True)
     client = Client()
     client.force_login(root)
     assert client.get(tenant_b.url()).status_code == 404
