@@ -29,12 +29,11 @@ def _check_database() -> None:
 
 
 def _check_broker() -> None:
-    if settings.REDIS_URL:
+    broker_url: str = settings.CELERY_BROKER_URL
+    if broker_url.startswith(("redis://", "rediss://")):
         import redis
 
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
-        )
+        client = redis.Redis.from_url(broker_url, socket_connect_timeout=1, socket_timeout=1)
         try:
             client.ping()
         finally:

@@ -20,16 +20,22 @@ def _free_port() -> int:
 
 
 @pytest.mark.django_db
+def _use_redis(settings: Any, url: str) -> None:
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = url
+
+
 def test_healthz_answers_without_touching_services(settings: Any) -> None:
-    settings.REDIS_URL = f"redis://127.0.0.1:{_free_port()}/0"
+    _use_redis(settings, f"redis://127.0.0.1:{_free_port()}/0")
     response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
 @pytest.mark.django_db
-def test_readyz_ok_in_the_embedded_default(settings: Any) -> None:
+def test_readyz_ok_in_the_embedded_default(settings: Any, tmp_path: Any) -> None:
     settings.REDIS_URL = ""
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
     response = Client().get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
@@ -37,7 +43,7 @@ def test_readyz_ok_in_the_embedded_default(settings: Any) -> None:
 
 @pytest.mark.django_db
 def test_readyz_names_the_broker_when_redis_is_unreachable(settings: Any) -> None:
-    settings.REDIS_URL = f"redis://127.0.0.1:{_free_port()}/0"
+    _use_redis(settings, f"redis://127.0.0.1:{_free_port()}/0")
     response = Client().get("/readyz")
     assert response.status_code == 503
     body = response.json()
@@ -71,7 +77,7 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 @pytest.mark.django_db
 def test_readyz_follows_a_redis_that_stops(settings: Any, private_redis: Any) -> None:
     url, process = private_redis
-    settings.REDIS_URL = url
+    _use_redis(settings, url)
     assert Client().get("/readyz").status_code == 200
     process.terminate()
     process.wait(timeout=10)

@@ -109,7 +109,8 @@ def test_role_changes_and_the_last_admin_is_protected(tenant_a: Tenant) -> None:
         tenant_a.url(f"settings/members/{own.pk}/"), {"action": "role", "role": Role.VIEWER}
     )
     assert response.status_code == 302
-    own.refresh_from_db()
+    with tenant_context(tenant_a.organization):
+        own.refresh_from_db()
     assert own.role == Role.ADMIN
     messages = tenant_a.client.get(tenant_a.url("settings/members/")).content.decode()
     assert "at least one administrator" in messages
@@ -120,7 +121,8 @@ def test_role_changes_and_the_last_admin_is_protected(tenant_a: Tenant) -> None:
     tenant_a.client.post(
         tenant_a.url(f"settings/members/{theirs.pk}/"), {"action": "role", "role": Role.CX_MANAGER}
     )
-    theirs.refresh_from_db()
+    with tenant_context(tenant_a.organization):
+        theirs.refresh_from_db()
     assert theirs.role == Role.CX_MANAGER
     tenant_a.client.post(tenant_a.url(f"settings/members/{theirs.pk}/"), {"action": "remove"})
     with tenant_context(tenant_a.organization):
@@ -229,7 +231,7 @@ def test_list_pages_do_not_query_per_row(tenant_a: Tenant) -> None:
     for i in range(1, 20):
         _add_team(tenant_a, i)
     assert _queries_per_page(tenant_a) == few
-    assert max(few.values()) <= 15
+    assert max(few.values()) <= 20  # PostgreSQL adds set_config() per tenant context
 
 
 def test_german_user_interface(tenant_a: Tenant) -> None:
