@@ -62,7 +62,10 @@ def audit_log_record(
     obj: Any,
     changes: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Append one audit entry for ``obj`` in the current organization."""
+    """Append one audit entry for ``obj`` in the current organization.
+
+    ``changes`` maps a field to ``[old, new]`` (``old`` is None for a new value).
+    """
     return AuditLog.objects.create(
         actor=actor.user if actor.user is not None and actor.user.pk else None,
         actor_label=actor.label[:200],
@@ -74,12 +77,16 @@ def audit_log_record(
     )
 
 
+def _plain(value: Any) -> Any:
+    return value if value is None or isinstance(value, bool | int | float | list) else str(value)
+
+
 def _diff(instance: Any, fields: dict[str, Any]) -> dict[str, list[Any]]:
     changes = {}
     for name, value in fields.items():
         old = getattr(instance, name)
         if old != value:
-            changes[name] = [str(old), str(value)]
+            changes[name] = [_plain(old), _plain(value)]
             setattr(instance, name, value)
     return changes
 
@@ -100,7 +107,10 @@ def organization_create(
             actor = Actor.of_user(admin)
             audit_log_record(actor=actor, action="organization.create", obj=organization)
             audit_log_record(
-                actor=actor, action="membership.create", obj=membership, changes={"role": "admin"}
+                actor=actor,
+                action="membership.create",
+                obj=membership,
+                changes={"role": [None, "admin"]},
             )
     return organization
 
@@ -186,7 +196,7 @@ def membership_add(
             raise ValidationError({"email": _("This person is already a member.")})
         membership = Membership.objects.create(user=user, role=role)
         audit_log_record(
-            actor=actor, action="membership.create", obj=membership, changes={"role": role}
+            actor=actor, action="membership.create", obj=membership, changes={"role": [None, role]}
         )
     return membership
 
@@ -256,10 +266,16 @@ def team_save(
         creating = team is None
         if team is None:
             team = Team.objects.create(name=name, lead_id=lead_id)
-            changes: dict[str, Any] = {"name": name}
+            changes: dict[str, Any] = {"name": [None, name]}
+            if lead_id:
+                changes["lead"] = [None, _user_email(lead_id)]
         else:
             team = Team.objects.select_for_update().get(pk=team.pk)
+            old_lead = team.lead.email if team.lead else None
             changes = _diff(team, {"name": name, "lead_id": lead_id})
+            if changes.pop("lead_id", None):
+                new_lead = _user_email(lead_id)
+                changes["lead"] = [old_lead, new_lead]
             team.save()
         current = set(team.team_members.values_list("user_id", flat=True))
         if current != wanted:
@@ -267,7 +283,7 @@ def team_save(
             TeamMember.objects.bulk_create(
                 [TeamMember(team=team, user_id=user_id) for user_id in wanted - current]
             )
-            changes["members"] = sorted(wanted)
+            changes["members"] = [_user_emails(current), _user_emails(wanted)]
         if changes or creating:
             audit_log_record(
                 actor=actor,
@@ -276,6 +292,17 @@ def team_save(
                 changes=changes,
             )
     return team
+
+
+def _user_email(user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    return get_user_model().objects.filter(pk=user_id).values_list("email", flat=True).first()
+
+
+def _user_emails(user_ids: set[int]) -> list[str]:
+    users = get_user_model().objects.filter(pk__in=user_ids)
+    return sorted(users.values_list("email", flat=True))
 
 
 def team_delete(*, actor: Actor, team: Team) -> None:
@@ -306,7 +333,10 @@ def api_key_create(*, actor: Actor, name: str, scopes: list[str]) -> tuple[ApiKe
             created_by=actor.user,
         )
         audit_log_record(
-            actor=actor, action="api_key.create", obj=api_key, changes={"scopes": api_key.scopes}
+            actor=actor,
+            action="api_key.create",
+            obj=api_key,
+            changes={"scopes": [None, api_key.scopes]},
         )
     return api_key, f"{API_KEY_PREFIX}_{prefix}_{secret}"
 

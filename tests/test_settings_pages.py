@@ -194,10 +194,17 @@ def test_api_key_is_shown_once_works_and_can_be_revoked(tenant_a: Tenant) -> Non
 
 def test_audit_log_page_lists_changes_with_actor(tenant_a: Tenant) -> None:
     tenant_a.client.post(tenant_a.url("teams/"), {"name": "Online shop"})
+    with tenant_context(tenant_a.organization):
+        team = Team.objects.get(name="Online shop")
+    tenant_a.client.post(
+        tenant_a.url(f"teams/{team.pk}/"),
+        {"name": "Web shop", "lead": tenant_a.admin.pk, "members": [tenant_a.admin.pk]},
+    )
     page = tenant_a.client.get(tenant_a.url("settings/audit-log/")).content.decode()
     assert "team.create" in page
     assert "admin@alpha.example" in page
-    assert "Online shop" in page
+    assert "<del>Online shop</del> → <ins>Web shop</ins>" in page
+    assert "<strong>lead</strong>: <ins>admin@alpha.example</ins>" in page
 
 
 PAGES = ("", "teams/", "settings/members/", "settings/api-keys/", "settings/audit-log/")
