@@ -40,7 +40,7 @@ API_PUBLIC = {"api/v1/schema/", "api/v1/docs/", "api/v1/redoc/"}
 OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
     "membership_id": lambda: MembershipFactory(role=Role.ADMIN, user=UserFactory()),
     "team_id": lambda: TeamFactory(),
-    "api_key_id": lambda: __import__("tests.factories", fromlist=["x"]).api_key_factory(),
+    "api_key_id": lambda: api_key_factory(),
 }
 
 
