@@ -17,9 +17,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tenants.context import cross_tenant, tenant_context
-from tenants.models import AuditLog, Membership, Role, Team
+from tenants.models import ApiKey, AuditLog, Membership, Role, Team
 from tests.conftest import Tenant
-from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.factories import MembershipFactory, TeamFactory, UserFactory, api_key_factory
 
 # Routes anyone may reach, each with the reason it is safe.
 PUBLIC_ROUTES = {
@@ -40,7 +40,7 @@ API_PUBLIC = {"api/v1/schema/", "api/v1/docs/", "api/v1/redoc/"}
 OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
     "membership_id": lambda: MembershipFactory(role=Role.ADMIN, user=UserFactory()),
     "team_id": lambda: TeamFactory(),
-    "api_key_id": lambda: api_key_factory(),
+    "api_key_id": api_key_factory,
 }
 
 
@@ -92,11 +92,7 @@ def _snapshot(tenant: Tenant) -> dict[str, Any]:
         return {
             "teams": sorted(Team.objects.values_list("id", "name", "lead_id")),
             "members": sorted(Membership.objects.values_list("id", "role")),
-            "keys": sorted(
-                __import__("tenants.models", fromlist=["x"]).ApiKey.objects.values_list(
-                    "id", "revoked_at"
-                )
-            ),
+            "keys": sorted(ApiKey.objects.values_list("id", "revoked_at")),
             "audit": AuditLog.objects.count(),
         }
 
