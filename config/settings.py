@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "anymail",
     "tenants",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -194,8 +195,8 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 # --- Email and SMS -----------------------------------------------------------------------
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
-EMAIL_FILE_PATH = OUTBOX_DIR / "email"
+# One .eml file per message in OUTBOX_DIR/email unless an ESP (anymail) is configured.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="integrations.email_backends.EmlFileBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="feedback@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {
@@ -211,6 +212,9 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="file")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# Only for tests and benchmarks against a local Twilio-compatible endpoint.
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+TWILIO_TIMEOUT_SECONDS = env.int("TWILIO_TIMEOUT_SECONDS", default=10)
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
