@@ -16,13 +16,20 @@ from tests.factories import MembershipFactory, OrganizationFactory, UserFactory,
 PASSWORD = "correct-horse-9"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_settings() -> None:
+    """Settings for the whole run, applied before any server (live_server) starts."""
+    from django.conf import settings
+
+    settings.SECURE_SSL_REDIRECT = False  # the test client and live server speak HTTP
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_services(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.OUTBOX_DIR = tmp_path / "outbox"
-    settings.SECURE_SSL_REDIRECT = False
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
