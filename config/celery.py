@@ -17,6 +17,11 @@ app.conf.update(
     result_serializer="json",
     task_ignore_result=True,
     task_default_queue="default",
+    # Queues per concern; every task not listed runs on "default".
+    task_routes={
+        "surveys.invitation_send_task": {"queue": "messages"},
+        "surveys.invitation_remind_task": {"queue": "messages"},
+    },
     task_acks_late=True,
     task_reject_on_worker_lost=False,
     worker_prefetch_multiplier=1,
@@ -32,6 +37,18 @@ app.conf.update(
             "task": "tenants.session_clear_expired_task",
             "schedule": 24 * 60 * 60,
             "options": {"expires": 36 * 60 * 60},
+        },
+        # Due invitations, reminders and expiries: time lives in the database.
+        "surveys-invitation-dispatch-due": {
+            "task": "surveys.invitation_dispatch_due_task",
+            "schedule": 60,
+            "options": {"expires": 90},
+        },
+        # Recurring relationship surveys: plan the next day's invitations.
+        "surveys-recurring-dispatch": {
+            "task": "surveys.recurring_dispatch_task",
+            "schedule": 60 * 60,
+            "options": {"expires": 90 * 60},
         },
     },
 )

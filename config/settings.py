@@ -58,7 +58,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "anymail",
     "tenants",
+    "contacts",
+    "surveys",
     "integrations",
+    "metrics",
 ]
 
 MIDDLEWARE = [

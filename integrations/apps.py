@@ -6,3 +6,7 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = _("Integrations")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Connects the anymail tracking signal receiver.
+        from integrations import webhooks  # noqa: F401

@@ -25,7 +25,7 @@ from tenants.context import TenantContextMissing, current_state, require_organiz
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
 
 
 class Organization(models.Model):
@@ -246,7 +246,11 @@ class AuditLog(TenantModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["organization", "-created_at"], name="auditlog_org_created")
+            models.Index(fields=["organization", "-created_at"], name="auditlog_org_created"),
+            # The history of one object (e.g. a contact's page).
+            models.Index(
+                fields=["organization", "object_type", "object_id"], name="auditlog_org_object"
+            ),
         ]
         ordering = ["-created_at", "-id"]
         verbose_name = _("audit log entry")

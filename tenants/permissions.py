@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 from tenants.models import Role
@@ -32,15 +33,48 @@ class Capability(enum.StrEnum):
     TEAMS_MANAGE = "teams.manage"
     API_KEYS_MANAGE = "api_keys.manage"
     AUDIT_LOG_VIEW = "audit_log.view"
+    CONTACTS_VIEW = "contacts.view"
+    CONTACTS_MANAGE = "contacts.manage"
+    JOURNEYS_VIEW = "journeys.view"
+    JOURNEYS_MANAGE = "journeys.manage"
+    SURVEYS_VIEW = "surveys.view"
+    SURVEYS_MANAGE = "surveys.manage"
+    DISTRIBUTION_VIEW = "distribution.view"
+    DISTRIBUTION_MANAGE = "distribution.manage"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.ADMIN: frozenset(Capability),
     Role.CX_MANAGER: frozenset(
-        {Capability.ORGANIZATION_VIEW, Capability.TEAMS_VIEW, Capability.TEAMS_MANAGE}
+        {
+            Capability.ORGANIZATION_VIEW,
+            Capability.TEAMS_VIEW,
+            Capability.TEAMS_MANAGE,
+            Capability.CONTACTS_VIEW,
+            Capability.CONTACTS_MANAGE,
+            Capability.JOURNEYS_VIEW,
+            Capability.JOURNEYS_MANAGE,
+            Capability.SURVEYS_VIEW,
+            Capability.SURVEYS_MANAGE,
+            Capability.DISTRIBUTION_VIEW,
+            Capability.DISTRIBUTION_MANAGE,
+        }
     ),
-    Role.OWNER: frozenset({Capability.ORGANIZATION_VIEW, Capability.TEAMS_VIEW}),
-    Role.VIEWER: frozenset({Capability.ORGANIZATION_VIEW}),
+    # Case owners look up the customers they call back, but do not edit them.
+    # Everyone may look at journeys and surveys (to read feedback in context).
+    Role.OWNER: frozenset(
+        {
+            Capability.ORGANIZATION_VIEW,
+            Capability.TEAMS_VIEW,
+            Capability.CONTACTS_VIEW,
+            Capability.JOURNEYS_VIEW,
+            Capability.SURVEYS_VIEW,
+            Capability.DISTRIBUTION_VIEW,
+        }
+    ),
+    Role.VIEWER: frozenset(
+        {Capability.ORGANIZATION_VIEW, Capability.JOURNEYS_VIEW, Capability.SURVEYS_VIEW}
+    ),
 }
 
 
@@ -76,8 +110,8 @@ def capability_required(capability: Capability) -> Callable[[ViewFunc], ViewFunc
 
 # --- API key scopes -------------------------------------------------------------------
 
-API_SCOPES: dict[str, str] = {
-    "organization:read": "Read the organization's profile.",
+API_SCOPES: dict[str, Any] = {
+    "organization:read": _("Read the organization's profile."),
 }
 
 

@@ -262,7 +262,7 @@ def team_save(
         if team is not None:
             duplicate = duplicate.exclude(pk=team.pk)
         if duplicate.exists():
-            raise ValidationError({"name": _("A team with this name exists already.")})
+            raise ValidationError({"name": _("A team with this name already exists.")})
         creating = team is None
         if team is None:
             team = Team.objects.create(name=name, lead_id=lead_id)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from config.celery import app as celery_app
 from tenants.context import tenant_context
@@ -36,7 +37,11 @@ def _isolated_services(settings: Any, tmp_path: Any) -> Iterator[None]:
     }
     always_eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
+    # A request or task of an earlier test may have left another language active in
+    # this thread; every test starts in the default language.
+    translation.activate(settings.LANGUAGE_CODE)
     yield
+    translation.deactivate()
     celery_app.conf.task_always_eager = always_eager
 
 

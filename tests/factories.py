@@ -7,7 +7,24 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from contacts.models import ConsentEvent, Contact, ContactImport
+from contacts.services import contact_import_upload
+from surveys.models import (
+    DistributionRule,
+    DistributionSettings,
+    Invitation,
+    InvitationEvent,
+    Journey,
+    RecurringSchedule,
+    SuppressedSend,
+    Survey,
+    SurveyVersion,
+    Touchpoint,
+)
+from surveys.services import survey_create_from_template
+from surveys.services.distribution import new_token
 from tenants.models import ApiKey, AuditLog, Membership, Organization, Role, Team, TeamMember
 from tenants.permissions import API_SCOPES
 from tenants.services import SYSTEM, api_key_create
@@ -65,12 +82,173 @@ class AuditLogFactory(factory.django.DjangoModelFactory):
     object_id = "1"
 
 
+class JourneyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Journey
+
+    name = factory.Sequence(lambda n: f"Journey {n}")
+
+
+class TouchpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Touchpoint
+
+    journey = factory.SubFactory(JourneyFactory)
+    name = factory.Sequence(lambda n: f"Touchpoint {n}")
+    position = factory.LazyAttribute(
+        lambda o: Touchpoint.objects.filter(journey=o.journey).count() + 1
+    )
+
+
+class SurveyFactory(factory.django.DjangoModelFactory):
+    """A bare survey row; ``survey_with_draft`` makes one the way the builder does."""
+
+    class Meta:
+        model = Survey
+
+    touchpoint = factory.SubFactory(TouchpointFactory)
+    name = factory.Sequence(lambda n: f"Survey {n}")
+
+
+class SurveyVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SurveyVersion
+
+    survey = factory.SubFactory(SurveyFactory)
+    number = 1
+    languages = factory.LazyFunction(lambda: ["en", "de"])
+    default_language = "en"
+    schema = factory.LazyFunction(
+        lambda: {
+            "questions": [
+                {
+                    "id": "recommend",
+                    "type": "nps",
+                    "required": True,
+                    "text": {"en": "How likely are you to recommend us?"},
+                }
+            ]
+        }
+    )
+
+
+def survey_with_draft(template_key: str = "relationship-nps", **kwargs: Any) -> Survey:
+    """A survey created through the service: a touchpoint, and a draft from a template."""
+    options: dict[str, Any] = {
+        "name": "Relationship NPS",
+        "languages": ["en", "de"],
+        "default_language": "en",
+        **kwargs,
+    }
+    touchpoint: Any = options.pop("touchpoint", None) or TouchpointFactory()
+    return survey_create_from_template(
+        actor=SYSTEM, touchpoint=touchpoint, template_key=template_key, **options
+    )
+
+
 def api_key_factory(**kwargs: Any) -> ApiKey:
     return api_key_with_secret(**kwargs)[0]
 
 
 def api_key_with_secret(scopes: list[str] | None = None, name: str = "CRM") -> tuple[ApiKey, str]:
     return api_key_create(actor=SYSTEM, name=name, scopes=scopes or list(API_SCOPES))
+
+
+# --- Distribution (invitations, rules, the contact budget) ---------------------------
+
+
+def _distribution_contact() -> Contact:
+    """A contact with an email address and a phone number (created directly)."""
+    from uuid import uuid4
+
+    key = uuid4().hex[:10]
+    return Contact.objects.create(
+        crm_id=f"inv-{key}", email=f"{key}@example.com", phone="+491701234567"
+    )
+
+
+def distribution_settings_factory(**kwargs: Any) -> DistributionSettings:
+    settings, _created = DistributionSettings.objects.update_or_create(defaults=kwargs)
+    return settings
+
+
+class DistributionRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DistributionRule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    event_type = "order_completed"
+    survey = factory.SubFactory(SurveyFactory)
+
+
+class RecurringScheduleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RecurringSchedule
+
+    name = factory.Sequence(lambda n: f"Relationship {n}")
+    survey = factory.SubFactory(SurveyFactory)
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    contact = factory.LazyFunction(_distribution_contact)
+    survey_version = factory.SubFactory(SurveyVersionFactory)
+    survey = factory.LazyAttribute(lambda o: o.survey_version.survey)
+    channel = "email"
+    token = factory.LazyFunction(new_token)
+    trigger = "manual"
+    send_at = factory.LazyFunction(timezone.now)
+
+
+class InvitationEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InvitationEvent
+
+    invitation = factory.SubFactory(InvitationFactory)
+    to_status = "scheduled"
+
+
+class SuppressedSendFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SuppressedSend
+
+    contact = factory.LazyFunction(_distribution_contact)
+    survey = factory.SubFactory(SurveyFactory)
+    reason = "frequency"
+    trigger = "manual"
+
+
+# --- Contacts -----------------------------------------------------------------------
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    crm_id = factory.Sequence(lambda n: f"C-{n:05d}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+
+
+class ConsentEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConsentEvent
+
+    contact = factory.SubFactory(ContactFactory)
+    channel = "email"
+    action = "grant"
+    source = "staff"
+    wording = "May we invite you to short surveys by email?"
+    actor_label = "test"
+
+
+def contact_import_factory(**kwargs: Any) -> ContactImport:
+    """A pending upload, made the way the import page makes it."""
+    data = kwargs.pop("data", b"Kundennummer;E-Mail\nK-1;k1@example.com\n")
+    return contact_import_upload(actor=SYSTEM, file_name="contacts.csv", data=data, **kwargs)
 
 
 # Every concrete tenant model needs an entry: the isolation census fails on a model that
@@ -81,4 +259,17 @@ TENANT_FACTORIES: dict[type, Any] = {
     TeamMember: TeamMemberFactory,
     ApiKey: api_key_factory,
     AuditLog: AuditLogFactory,
+    Journey: JourneyFactory,
+    Touchpoint: TouchpointFactory,
+    Survey: SurveyFactory,
+    SurveyVersion: SurveyVersionFactory,
+    DistributionSettings: distribution_settings_factory,
+    DistributionRule: DistributionRuleFactory,
+    RecurringSchedule: RecurringScheduleFactory,
+    Invitation: InvitationFactory,
+    InvitationEvent: InvitationEventFactory,
+    SuppressedSend: SuppressedSendFactory,
+    Contact: ContactFactory,
+    ConsentEvent: ConsentEventFactory,
+    ContactImport: contact_import_factory,
 }

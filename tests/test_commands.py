@@ -70,7 +70,7 @@ def test_create_organization_refuses_weak_passwords_and_duplicates(
     assert not Organization.objects.filter(slug="weak").exists()
     assert not get_user_model().objects.filter(email="w@example.com").exists()
     Organization.objects.create(slug="taken", name="Taken")
-    with pytest.raises(CommandError, match="exists already"):
+    with pytest.raises(CommandError, match="already exists"):
         call_command(
             "create_organization", "--slug=taken", "--name=X", "--admin-email=x@example.com"
         )

@@ -146,7 +146,7 @@ def test_teams_are_created_edited_and_deleted(tenant_a: Tenant) -> None:
             agent.pk,
         }
     duplicate = tenant_a.client.post(tenant_a.url("teams/"), {"name": "call centre"})
-    assert "exists already" in duplicate.content.decode()
+    assert "already exists" in duplicate.content.decode()
 
     tenant_a.client.post(
         tenant_a.url(f"teams/{team.pk}/"), {"name": "Call centre DE", "lead": "", "members": []}

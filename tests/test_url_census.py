@@ -11,15 +11,41 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from contacts.models import ConsentEvent, Contact, ContactImport
+from surveys.models import (
+    DistributionRule,
+    Invitation,
+    Journey,
+    RecurringSchedule,
+    SuppressedSend,
+    Survey,
+    SurveyVersion,
+    Touchpoint,
+)
 from tenants.context import cross_tenant, tenant_context
 from tenants.models import ApiKey, AuditLog, Membership, Role, Team
 from tests.conftest import Tenant
-from tests.factories import MembershipFactory, TeamFactory, UserFactory, api_key_factory
+from tests.factories import (
+    ContactFactory,
+    DistributionRuleFactory,
+    InvitationFactory,
+    JourneyFactory,
+    MembershipFactory,
+    RecurringScheduleFactory,
+    SurveyVersionFactory,
+    TeamFactory,
+    TouchpointFactory,
+    UserFactory,
+    api_key_factory,
+    contact_import_factory,
+    survey_with_draft,
+)
 
 # Routes anyone may reach, each with the reason it is safe.
 PUBLIC_ROUTES = {
@@ -32,6 +58,11 @@ PUBLIC_ROUTES = {
     "i18n/setlang/": "language switch",
     "": "redirects a signed-in user to their own organizations",
     "branding/<slug:org_slug>/logo": "logos are public: shown on survey pages and emails",
+    "s/<str:token>/": "survey link: the 192-bit invitation token is the authorization",
+    "u/<str:token>/": "unsubscribe link (RFC 8058 one-click): the invitation token authorizes",
+    "integrations/anymail/postmark/tracking/": "ESP webhook: anymail basic auth (secret)",
+    "integrations/twilio/status/": "Twilio status callback: X-Twilio-Signature checked",
+    "integrations/twilio/inbound/": "Twilio inbound SMS: X-Twilio-Signature checked",
 }
 PUBLIC_PREFIXES = ("admin/",)  # Django admin: staff only, narrowed by TenantAdmin
 API_PUBLIC = {"api/v1/schema/", "api/v1/docs/", "api/v1/redoc/"}
@@ -41,6 +72,17 @@ OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
     "membership_id": lambda: MembershipFactory(role=Role.ADMIN, user=UserFactory()),
     "team_id": lambda: TeamFactory(),
     "api_key_id": api_key_factory,
+    "journey_id": lambda: JourneyFactory(),
+    "touchpoint_id": lambda: TouchpointFactory(),
+    "survey_id": survey_with_draft,
+    "version_id": lambda: SurveyVersionFactory(),
+    # Not a row: a question's id inside the survey's draft (the template's NPS question).
+    "question_id": lambda: SimpleNamespace(pk="recommend"),
+    "rule_id": lambda: DistributionRuleFactory(),
+    "invitation_id": lambda: InvitationFactory(),
+    "recurring_id": lambda: RecurringScheduleFactory(),
+    "contact_id": lambda: ContactFactory(),
+    "import_id": contact_import_factory,
 }
 
 
@@ -94,6 +136,19 @@ def _snapshot(tenant: Tenant) -> dict[str, Any]:
             "members": sorted(Membership.objects.values_list("id", "role")),
             "keys": sorted(ApiKey.objects.values_list("id", "revoked_at")),
             "audit": AuditLog.objects.count(),
+            "journeys": sorted(Journey.objects.values_list("id", "name")),
+            "touchpoints": sorted(Touchpoint.objects.values_list("id", "position", "name")),
+            "surveys": sorted(Survey.objects.values_list("id", "name", "status")),
+            "rules": sorted(DistributionRule.objects.values_list("id", "name", "is_active")),
+            "invitations": sorted(Invitation.objects.values_list("id", "status")),
+            "suppressed": SuppressedSend.objects.count(),
+            "recurring": sorted(RecurringSchedule.objects.values_list("id", "name", "is_active")),
+            "versions": sorted(
+                (v.pk, v.number, str(v.schema), v.published_at) for v in SurveyVersion.objects.all()
+            ),
+            "contacts": sorted(Contact.objects.values_list("id", "crm_id", "email", "updated_at")),
+            "consent": ConsentEvent.objects.count(),
+            "imports": sorted(ContactImport.objects.values_list("id", "status")),
         }
 
 

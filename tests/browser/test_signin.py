@@ -23,7 +23,7 @@ def test_admin_signs_in_switches_language_and_organization(page: Any) -> None:
     # Two organizations: the chooser.
     page.get_by_role("link", name="Demo Retail GmbH").click()
     page.get_by_role("heading", name="Set up your organization").wait_for()
-    assert page.locator("nav[aria-label=Main] a[aria-current=page]").inner_text() == "Home"
+    assert page.locator("#main-nav a[aria-current=page]").inner_text() == "Home"
 
     with page.expect_navigation():
         page.get_by_label("Language").select_option("de")
@@ -39,7 +39,7 @@ def test_owner_on_a_phone_sees_only_owner_navigation(phone: Any) -> None:
     call_command("seed_demo", verbosity=0)
     _sign_in(phone, "owner@demo.example")
     phone.wait_for_url("**/o/demo/")
-    nav = phone.locator("nav[aria-label=Main]").inner_text()
+    nav = phone.locator("#main-nav").inner_text()
     assert "Teams" in nav
     assert "Settings" not in nav
     width = phone.evaluate("document.documentElement.scrollWidth")

@@ -32,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if Organization.objects.filter(slug=options["slug"]).exists():
-            raise CommandError(f"An organization with slug '{options['slug']}' exists already.")
+            raise CommandError(f"An organization with slug '{options['slug']}' already exists.")
         email = options["admin_email"].strip().lower()
         user_model = get_user_model()
         user = user_model.objects.filter(email__iexact=email).first()

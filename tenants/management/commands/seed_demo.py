@@ -8,6 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from contacts.demo import seed_contacts
+from surveys.demo import seed_surveys
+from surveys.demo_distribution import seed_distribution
 from tenants.context import tenant_context
 from tenants.models import Membership, Organization, Role, Team
 from tenants.services import SYSTEM, organization_create, team_save
@@ -48,6 +51,9 @@ class Command(BaseCommand):
                         lead_id=users[lead].pk if lead else None,
                         member_ids=[users[m].pk for m in members],
                     )
+                seed_contacts(demo)
+                seed_surveys(demo)
+                seed_distribution(demo)
             # A second organization shows the switcher and proves the data stays apart.
             other = self._organization(
                 "demo-services", "Demo Services AG", users["admin@demo.example"]

@@ -1,0 +1,17 @@
+"""Provider webhooks: public URLs, each authenticated by the provider's own mechanism."""
+
+from django.urls import path
+
+from integrations import webhooks
+
+app_name = "integrations"
+
+urlpatterns = [
+    path(
+        "integrations/anymail/postmark/tracking/",
+        webhooks.postmark_tracking,
+        name="anymail-postmark-tracking",
+    ),
+    path("integrations/twilio/status/", webhooks.twilio_status, name="twilio-status"),
+    path("integrations/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
+]

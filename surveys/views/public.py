@@ -1,0 +1,105 @@
+"""Public pages reached from an invitation, without login: the survey link ``/s/<token>/``
+and the unsubscribe link ``/u/<token>/``.
+
+The token is looked up once, across organizations (``invitation_by_token``); the page
+then runs in the invitation's organization context. Unknown, expired and never-sent
+tokens get the same page (404), which does not tell whether the token exists.
+
+The survey page renders the questions (``templates/surveys/public/invitation.html``,
+which includes ``questions.html``) inside a form posting back to the same URL; storing
+the answers is the response-capture module's part, which adds the POST handling here.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from surveys.messages import message_language
+from surveys.models_distribution import Invitation, InvitationStatus
+from surveys.rendering import render_questions, resolve_language
+from surveys.selectors import invitation_by_token
+from surveys.services.invitations import (
+    invitation_is_available,
+    invitation_open,
+    invitation_unsubscribe,
+)
+from tenants.context import tenant_context
+
+
+def _unavailable(request: HttpRequest) -> HttpResponse:
+    language = translation.get_language() or "en"
+    response = render(
+        request, "surveys/public/unavailable.html", {"survey_language": language}, status=404
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _public(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"  # the token never leaks to linked sites
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@require_GET
+def invitation_landing(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = invitation_by_token(token)
+    if invitation is None or not invitation_is_available(invitation):
+        return _unavailable(request)
+    with tenant_context(invitation.organization_id):
+        invitation = invitation_open(invitation=invitation)
+        version = invitation.survey_version
+        language = resolve_language(version, message_language(invitation))
+        return _public(
+            render(
+                request,
+                "surveys/public/invitation.html",
+                {
+                    "invitation": invitation,
+                    "organization": invitation.organization,
+                    "survey": invitation.survey,
+                    "version": version,
+                    "survey_language": language,
+                    "questions": render_questions(version, language),
+                    "answered": invitation.status == InvitationStatus.ANSWERED,
+                },
+            )
+        )
+
+
+def _sent(invitation: Invitation | None) -> bool:
+    return invitation is not None and invitation.sent_at is not None
+
+
+# One-click unsubscribe (RFC 8058) POSTs come from mail providers without a CSRF token;
+# the token in the URL is the authorization, and the only effect is the opt-out itself.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def invitation_unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = invitation_by_token(token)
+    if invitation is None or not _sent(invitation):
+        return _unavailable(request)
+    with tenant_context(invitation.organization_id):
+        language = message_language(invitation)
+        done = False
+        if request.method == "POST":
+            invitation_unsubscribe(invitation=invitation)
+            done = True
+        return _public(
+            render(
+                request,
+                "surveys/public/unsubscribe.html",
+                {
+                    "invitation": invitation,
+                    "organization": invitation.organization,
+                    "survey": invitation.survey,
+                    "survey_language": language,
+                    "done": done,
+                },
+            )
+        )
