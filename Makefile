@@ -56,6 +56,7 @@ install: $(STAMP) ## Create .venv and install the project with dev extras (when 
 # --- Run --------------------------------------------------------------------------------
 
 run: export DEBUG := true
+run: export SITE_URL ?= http://127.0.0.1:$(WEB_PORT)
 run: install ## Migrate, seed the demo organization, start web + worker + beat (honcho)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
