@@ -44,6 +44,12 @@ app.conf.update(
             "schedule": 60,
             "options": {"expires": 90},
         },
+        # Outbox events a missing broker or a failed handler left behind.
+        "responses-outbox-dispatch-due": {
+            "task": "responses.outbox_dispatch_due_task",
+            "schedule": 30,
+            "options": {"expires": 45},
+        },
         # Recurring relationship surveys: plan the next day's invitations.
         "surveys-recurring-dispatch": {
             "task": "surveys.recurring_dispatch_task",

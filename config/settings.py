@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "contacts",
     "surveys",
     "integrations",
+    "responses",
     "metrics",
 ]
 
@@ -210,6 +211,13 @@ ANYMAIL = {
         if key.startswith("ANYMAIL_") and key != "ANYMAIL_WEBHOOK_SECRET"
     },
 }
+# --- Public survey endpoints --------------------------------------------------------------
+# Requests per minute; 0 turns a limit off (see responses.ratelimit).
+PUBLIC_RATE_LIMIT_PER_IP = env.int("PUBLIC_RATE_LIMIT_PER_IP", default=120)
+PUBLIC_RATE_LIMIT_PER_TOKEN = env.int("PUBLIC_RATE_LIMIT_PER_TOKEN", default=20)
+# Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+
 # "file" writes SMS to OUTBOX_DIR/sms; "twilio" sends through Twilio.
 SMS_BACKEND = env.str("SMS_BACKEND", default="file")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")

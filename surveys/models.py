@@ -10,6 +10,8 @@ SQLite; see migration 0001).
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -93,6 +95,19 @@ class Touchpoint(TenantModel):
         return self.name
 
 
+def new_public_id() -> str:
+    """The survey's id in open links and the widget: 96 random bits, URL-safe."""
+    return secrets.token_urlsafe(12)
+
+
+def new_link_secret() -> str:
+    """The key that signs CRM parameters of open links and widget identities."""
+    return secrets.token_urlsafe(32)
+
+
+DEFAULT_ANSWER_CHANGE_WINDOW = timedelta(days=1)
+
+
 class SurveyStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     ACTIVE = "active", _("Active")
@@ -120,12 +135,48 @@ class Survey(TenantModel):
         blank=True,
         help_text=_("Where promoters are invited to leave a public review (optional)."),
     )
+    answer_change_window = models.DurationField(
+        _("answers can be changed for"),
+        default=DEFAULT_ANSWER_CHANGE_WINDOW,
+        help_text=_(
+            "How long after answering a customer may change the answers by opening the "
+            "link again. 0 allows no changes."
+        ),
+    )
+    # Open link (/l/<public_id>/) and website widget: public entry points by survey.
+    public_id = models.CharField(max_length=32, default=new_public_id, editable=False)
+    open_link_enabled = models.BooleanField(
+        _("open link"),
+        default=False,
+        help_text=_("Anyone with the link (or its QR code) can answer, without an invitation."),
+    )
+    widget_enabled = models.BooleanField(
+        _("website widget"),
+        default=False,
+        help_text=_("The survey can be shown as a pop-up on the websites listed below."),
+    )
+    allowed_origins = models.JSONField(
+        _("websites allowed to show the widget"),
+        default=list,
+        blank=True,
+        help_text=_("Origins such as https://shop.example.com, one per line."),
+    )
+    link_secret = models.CharField(max_length=64, default=new_link_secret, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "status"], name="survey_org_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "public_id"], name="survey_unique_public_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="survey_org_status"),
+            # Open links and the widget find the survey before the organization is known.
+            models.Index(fields=["public_id"], name="survey_public_id_lookup"),
+        ]
         ordering = ["name", "id"]
         verbose_name = _("survey")
         verbose_name_plural = _("surveys")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from contacts.models import ConsentEvent, Contact, ContactImport
 from contacts.services import contact_import_upload
+from responses.models import OutboxEvent, Response
 from surveys.models import (
     DistributionRule,
     DistributionSettings,
@@ -251,6 +252,53 @@ def contact_import_factory(**kwargs: Any) -> ContactImport:
     return contact_import_upload(actor=SYSTEM, file_name="contacts.csv", data=data, **kwargs)
 
 
+# --- Responses -----------------------------------------------------------------------
+
+
+def published_survey(template_key: str = "relationship-nps", **kwargs: Any) -> SurveyVersion:
+    """A survey made from a template and published; its first version (with survey,
+    touchpoint and journey loaded)."""
+    from surveys.services.lifecycle import survey_publish
+
+    fields = {
+        key: kwargs.pop(key)
+        for key in (
+            "open_link_enabled",
+            "widget_enabled",
+            "allowed_origins",
+            "answer_change_window",
+        )
+        if key in kwargs
+    }
+    survey = survey_with_draft(template_key, **kwargs)
+    if fields:
+        Survey.objects.filter(pk=survey.pk).update(**fields)
+        survey.refresh_from_db()
+    version = survey_publish(actor=SYSTEM, survey=survey)
+    return SurveyVersion.objects.select_related("survey__touchpoint__journey").get(pk=version.pk)
+
+
+def response_factory(**kwargs: Any) -> Response:
+    """A complete response through the submit service (the way every channel stores one)."""
+    from responses.services import response_submit
+
+    version = kwargs.pop("version", None) or published_survey()
+    result = response_submit(
+        version=version,
+        channel=kwargs.pop("channel", "link"),
+        language=kwargs.pop("language", "en"),
+        answers=kwargs.pop("answers", {"recommend": 9, "recommend-reason": "Quick delivery"}),
+        **kwargs,
+    )
+    assert result.response is not None, result.errors
+    return result.response
+
+
+def outbox_event_factory(**kwargs: Any) -> OutboxEvent:
+    response = kwargs.pop("response", None) or response_factory()
+    return OutboxEvent.objects.create(response=response, topic="response.created", **kwargs)
+
+
 # Every concrete tenant model needs an entry: the isolation census fails on a model that
 # has none, so a new model cannot skip the isolation tests.
 TENANT_FACTORIES: dict[type, Any] = {
@@ -272,4 +320,6 @@ TENANT_FACTORIES: dict[type, Any] = {
     Contact: ContactFactory,
     ConsentEvent: ConsentEventFactory,
     ContactImport: contact_import_factory,
+    Response: response_factory,
+    OutboxEvent: outbox_event_factory,
 }
