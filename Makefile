@@ -57,9 +57,12 @@ install: $(STAMP) ## Create .venv and install the project with dev extras (when 
 
 run: export DEBUG := true
 run: export SITE_URL ?= http://127.0.0.1:$(WEB_PORT)
+run: export SHOP_PORT ?= 8001
+run: export DEMO_SHOP_ORIGIN ?= http://127.0.0.1:$(SHOP_PORT)
 run: install ## Migrate, seed the demo organization, start web + worker + beat (honcho)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
+	$(MANAGE) demo_shop
 	@echo
 	@echo "================================================================================"
 	@echo "  Feedback platform (embedded default: SQLite, on-disk broker, file outbox)"
@@ -69,8 +72,12 @@ run: install ## Migrate, seed the demo organization, start web + worker + beat (
 	@echo "            owner@demo.example / demo-password-1   (case owner)"
 	@outbox="$${OUTBOX_DIR:-$${VAR_DIR:-var}/outbox}"; echo "  Outbox:   $$outbox/email (.eml files), $$outbox/sms"
 	@echo "  API docs: http://127.0.0.1:$(WEB_PORT)/api/v1/docs/"
+	@echo "  Live feed: http://127.0.0.1:$(WEB_PORT)/o/demo/responses/"
+	@echo "  Demo shop: http://127.0.0.1:$(SHOP_PORT)/  (the website widget, from a second origin)"
+	@echo "  Survey links, the open link, its QR code and the SMS reply command: printed above."
 	@echo
-	@echo "  Processes: web (runserver), worker (celery), beat (celery beat). Ctrl-C stops all."
+	@echo "  Processes: web (runserver), worker (celery), beat (celery beat), shop (demo page)."
+	@echo "  Ctrl-C stops all."
 	@echo "================================================================================"
 	@echo
 	exec $(BIN)/honcho -f Procfile.dev start

@@ -58,7 +58,17 @@ app.conf.update(
         },
     },
 )
-if not getattr(settings, "REDIS_URL", ""):
+if getattr(settings, "REDIS_URL", ""):
+    # Web requests publish (a survey submit schedules its outbox event): kombu's Redis
+    # transport waits forever by default on a broker that accepts connections but does
+    # not answer. Bounded waits let the publish fail fast; the outbox sweep delivers the
+    # event later. 2 s stays above the workers' 1 s BRPOP timeout. Settings may override.
+    app.conf.broker_transport_options = {
+        "socket_connect_timeout": 2,
+        "socket_timeout": 2,
+        **getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+    }
+else:
     # A single embedded node needs no broadcast commands (inspect, ping); skip the pidbox.
     app.conf.worker_enable_remote_control = False
 app.autodiscover_tasks()

@@ -28,6 +28,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
+    path("", include("responses.urls")),
     path("", include("surveys.urls")),
     path("", include("integrations.urls")),
     path("", include("contacts.urls")),

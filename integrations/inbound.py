@@ -1,4 +1,7 @@
-"""Inbound SMS that are not STOP/START keywords go to registered handlers.
+"""Inbound SMS: STOP/START keywords first, every other text to registered handlers.
+
+``sms_inbound_process`` is the one inbound path: the Twilio webhook calls it, and so
+does ``manage.py sms_reply`` (the embedded default has no provider to receive SMS).
 
 The response-capture module registers a handler that accepts answers by reply (e.g.
 "9"). A handler gets the parsed message and the organizations that texted the number
@@ -14,6 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from surveys.selectors import sms_senders_of_phone
+from surveys.services.provider_events import sms_inbound_keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +61,29 @@ class InboundSmsHandlers:
 
 
 inbound_sms_handlers = InboundSmsHandlers()
+
+
+GERMAN_KEYWORDS = frozenset({"STOPP", "ABMELDEN"})
+
+
+def sms_inbound_process(*, phone: str, body: str, message_sid: str) -> str | None:
+    """Handle one SMS from a customer; the reply text, or None for no reply.
+
+    STOP/START keywords change SMS consent in every organization that texted the number
+    (``surveys.services.provider_events.sms_inbound_keyword``) and are answered in the
+    keyword's language; any other text goes to the registered handlers. Handlers must
+    be idempotent per ``message_sid``: providers retry a message they got no answer for.
+    """
+    phone = phone.strip()
+    result = sms_inbound_keyword(phone=phone, body=body)
+    if result is not None:
+        word = body.strip().strip(".!").upper()
+        language = "de" if word in GERMAN_KEYWORDS else (result.language or "en")
+        with translation.override(language):
+            if result.action == "withdraw":
+                return _("You will receive no more survey SMS from us. Reply START to resubscribe.")
+            return _("You will receive survey SMS from us again. Reply STOP to opt out.")
+    message = InboundSms(
+        phone=phone, body=body, message_sid=message_sid, senders=sms_senders_of_phone(phone)
+    )
+    return inbound_sms_handlers.dispatch(message)

@@ -22,22 +22,13 @@ from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from django.conf import settings
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.utils import translation
-from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrations.inbound import InboundSms, inbound_sms_handlers
-from surveys.selectors import sms_senders_of_phone
-from surveys.services.provider_events import (
-    DeliveryEvent,
-    invitation_delivery_event,
-    sms_inbound_keyword,
-)
+from integrations.inbound import sms_inbound_process
+from surveys.services.provider_events import DeliveryEvent, invitation_delivery_event
 
 logger = logging.getLogger(__name__)
-
-GERMAN_KEYWORDS = frozenset({"STOPP", "ABMELDEN"})
 
 
 # --- Email (anymail) -------------------------------------------------------------------
@@ -155,23 +146,10 @@ def _twiml(text: str | None) -> HttpResponse:
 
 @_twilio
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
-    """An SMS from a customer: STOP/START keywords, else the registered handlers."""
-    phone = request.POST.get("From", "").strip()
-    body = request.POST.get("Body", "")
-    result = sms_inbound_keyword(phone=phone, body=body)
-    if result is not None:
-        word = body.strip().strip(".!").upper()
-        language = "de" if word in GERMAN_KEYWORDS else (result.language or "en")
-        with translation.override(language):
-            if result.action == "withdraw":
-                return _twiml(
-                    _("You will receive no more survey SMS from us. Reply START to resubscribe.")
-                )
-            return _twiml(_("You will receive survey SMS from us again. Reply STOP to opt out."))
-    message = InboundSms(
-        phone=phone,
-        body=body,
+    """An SMS from a customer: the reply (if any) is returned as TwiML."""
+    reply = sms_inbound_process(
+        phone=request.POST.get("From", ""),
+        body=request.POST.get("Body", ""),
         message_sid=request.POST.get("MessageSid", ""),
-        senders=sms_senders_of_phone(phone),
     )
-    return _twiml(inbound_sms_handlers.dispatch(message))
+    return _twiml(reply)

@@ -6,3 +6,9 @@ class ResponsesConfig(AppConfig):
     name = "responses"
     verbose_name = _("Responses")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the inbound SMS handler (answers by SMS reply).
+        from responses import signals, sms  # noqa: F401
+
+        signals.connect()

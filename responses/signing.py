@@ -57,7 +57,8 @@ def verify_params(secret: str, params: Mapping[str, str], now: float | None = No
         or not relevant
         or len(relevant) > MAX_PARAMS
         or any(len(v) > MAX_VALUE_LENGTH for v in relevant.values())
-        or not hmac.compare_digest(sign_params(secret, relevant), str(signature))
+        # Bytes: compare_digest refuses str with non-ASCII characters (a forged ``sig``).
+        or not hmac.compare_digest(sign_params(secret, relevant).encode(), str(signature).encode())
     ):
         return Identity()
     expires = relevant.get("exp", "")

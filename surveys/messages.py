@@ -9,6 +9,7 @@ link ``/u/<token>/``, which email also names in the ``List-Unsubscribe`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -18,7 +19,9 @@ from django.utils.translation import gettext as _
 
 from integrations.channels import EmailMessage, SmsMessage
 from integrations.sms_encoding import sms_length
+from surveys.models import SurveyVersion
 from surveys.models_distribution import Invitation
+from surveys.schema import NPS, QUESTION_TYPES
 
 SMS_MAX_SEGMENTS = 2
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
@@ -40,7 +43,7 @@ def absolute(path: str) -> str:
 
 
 def survey_link(invitation: Invitation) -> str:
-    return absolute(reverse("surveys:invitation-landing", kwargs={"token": invitation.token}))
+    return absolute(reverse("responses:invitation", kwargs={"token": invitation.token}))
 
 
 def unsubscribe_link(invitation: Invitation) -> str:
@@ -109,25 +112,45 @@ def invitation_email(invitation: Invitation, *, reminder: bool = False) -> Email
     )
 
 
+def sms_reply_question(version: SurveyVersion) -> dict[str, Any] | None:
+    """The NPS question a customer can answer by replying with a number: the version's
+    first question when it is an NPS question (``responses.sms`` takes the reply)."""
+    first = next((q for q in version.questions if q.get("type") in QUESTION_TYPES), None)
+    return first if first is not None and first.get("type") == NPS else None
+
+
 def sms_text(invitation: Invitation, *, reminder: bool = False) -> str:
     """The SMS body, at most ``SMS_MAX_SEGMENTS`` segments: a long organization name is
-    shortened to make room for the link and the opt-out hint."""
+    shortened to make room for the link and the opt-out hint. A survey that starts with
+    an NPS question says that a reply with the number is an answer."""
     language = message_language(invitation)
     link = survey_link(invitation)
     name = invitation.organization.name
     with translation.override(language):
         hint = _("STOP to opt out")
+        by_reply = sms_reply_question(invitation.survey_version) is not None
         while True:
-            if reminder:
-                body = _("Reminder from %(organization)s: your opinion counts. %(link)s") % {
-                    "organization": name,
-                    "link": link,
-                }
+            values = {"organization": name, "link": link}
+            if by_reply and reminder:
+                body = (
+                    _(
+                        "Reminder from %(organization)s: how likely are you to recommend us? "
+                        "Reply with a number 0-10 or answer here: %(link)s"
+                    )
+                    % values
+                )
+            elif by_reply:
+                body = (
+                    _(
+                        "%(organization)s: how likely are you to recommend us? "
+                        "Reply with a number 0-10 or answer here: %(link)s"
+                    )
+                    % values
+                )
+            elif reminder:
+                body = _("Reminder from %(organization)s: your opinion counts. %(link)s") % values
             else:
-                body = _("%(organization)s: how did we do? Tell us in 1 minute: %(link)s") % {
-                    "organization": name,
-                    "link": link,
-                }
+                body = _("%(organization)s: how did we do? Tell us in 1 minute: %(link)s") % values
             body = f"{body} {hint}"
             if sms_length(body).segments <= SMS_MAX_SEGMENTS or len(name) <= 3:
                 return body

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from surveys.models import Journey, Survey, SurveyVersion, Touchpoint
 from tenants.context import cross_tenant
 from tenants.models import Team
+
+# Link tokens are URL-safe base64 (secrets.token_urlsafe): anything else is not one.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 if TYPE_CHECKING:
     from contacts.models import Contact
@@ -115,7 +121,7 @@ def invitation_by_token(token: str) -> Invitation | None:
     """
     from surveys.models_distribution import Invitation
 
-    if not token or len(token) > 64:
+    if not token or len(token) > 64 or not TOKEN_PATTERN.fullmatch(token):
         return None
     with cross_tenant(reason="public survey link: the invitation token names the organization"):
         return (
@@ -220,3 +226,49 @@ def recurring_schedule_list() -> QuerySet[RecurringSchedule]:
     from surveys.models_distribution import RecurringSchedule
 
     return RecurringSchedule.objects.select_related("survey").order_by("name", "id")
+
+
+# --- Website widget ---------------------------------------------------------------------
+
+
+def contact_by_crm_id(crm_id: str) -> Contact | None:
+    """The contact a signed widget identity or open link names (current organization)."""
+    from contacts.models import Contact
+
+    if not crm_id:
+        return None
+    return Contact.objects.filter(crm_id=crm_id).first()
+
+
+def widget_contact_may_be_surveyed(
+    contact: Contact, survey: Survey, now: datetime | None = None
+) -> bool:
+    """Whether the contact budget lets the website widget ask ``contact`` now.
+
+    The budget invitations obey (``surveys.services.distribution.decide``): at most one
+    survey per contact within the organization's ``min_days_between_invitations``,
+    counting when the contact was last surveyed (any channel, identified widget answers
+    included) and every invitation scheduled, open, answered or expired in that window
+    (a scheduled one may lie in the future). An open or scheduled invitation to the same
+    survey blocks it as well: the customer would be asked twice. Consent governs
+    messages we send, not a pop-up on a page the customer is visiting, so it is not
+    checked here.
+    """
+    from surveys.models_distribution import (
+        BUDGET_STATUSES,
+        OPEN_STATUSES,
+        Invitation,
+        InvitationStatus,
+    )
+
+    invitations = Invitation.objects.filter(contact=contact, status__in=BUDGET_STATUSES)
+    pending = (InvitationStatus.SCHEDULED, *OPEN_STATUSES)
+    if invitations.filter(survey=survey, status__in=pending).exists():
+        return False
+    days = distribution_settings_get().min_days_between_invitations
+    if not days:
+        return True
+    since = (now or timezone.now()) - timedelta(days=days)
+    if contact.last_surveyed_at is not None and contact.last_surveyed_at > since:
+        return False
+    return not invitations.filter(send_at__gt=since).exists()

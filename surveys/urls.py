@@ -92,7 +92,7 @@ urlpatterns = [
         distribution.recurring_delete_view,
         name="recurring-delete",
     ),
-    # Public invitation links (no login; the token names the organization)
-    path("s/<str:token>/", public.invitation_landing, name="invitation-landing"),
+    # Public unsubscribe link (no login; the token names the organization). The survey
+    # link /s/<token>/ is responses:invitation.
     path("u/<str:token>/", public.invitation_unsubscribe_view, name="invitation-unsubscribe"),
 ]

@@ -41,6 +41,8 @@ class Capability(enum.StrEnum):
     SURVEYS_MANAGE = "surveys.manage"
     DISTRIBUTION_VIEW = "distribution.view"
     DISTRIBUTION_MANAGE = "distribution.manage"
+    RESPONSES_VIEW = "responses.view"
+    RESPONSES_IMPORT = "responses.import"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
@@ -58,6 +60,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.SURVEYS_MANAGE,
             Capability.DISTRIBUTION_VIEW,
             Capability.DISTRIBUTION_MANAGE,
+            Capability.RESPONSES_VIEW,
+            Capability.RESPONSES_IMPORT,
         }
     ),
     # Case owners look up the customers they call back, but do not edit them.
@@ -70,10 +74,16 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.JOURNEYS_VIEW,
             Capability.SURVEYS_VIEW,
             Capability.DISTRIBUTION_VIEW,
+            Capability.RESPONSES_VIEW,
         }
     ),
     Role.VIEWER: frozenset(
-        {Capability.ORGANIZATION_VIEW, Capability.JOURNEYS_VIEW, Capability.SURVEYS_VIEW}
+        {
+            Capability.ORGANIZATION_VIEW,
+            Capability.JOURNEYS_VIEW,
+            Capability.SURVEYS_VIEW,
+            Capability.RESPONSES_VIEW,
+        }
     ),
 }
 

@@ -455,9 +455,18 @@ def test_demo_data_shows_invitations_and_suppressed_sends(db: None) -> None:
     call_command("seed_demo", stdout=io.StringIO())
     demo = Organization.objects.get(slug="demo")
     with tenant_context(demo):
-        statuses = sorted(Invitation.objects.values_list("status", flat=True))
+        statuses = dict(Invitation.objects.values_list("contact__crm_id", "status"))
         reasons = dict(SuppressedSend.objects.values_list("contact__crm_id", "reason"))
-    assert statuses == ["answered", "bounced", "sent"]
+        answered = Invitation.objects.get(contact__crm_id="DIST-1001")
+        assert answered.responses.count() == 1  # the demo answer is a real response
+    assert statuses == {
+        "DIST-1001": "answered",
+        "DIST-1002": "bounced",
+        "DIST-1003": "sent",
+        # Open invitations to the NPS survey: the sample link and the SMS reply demo.
+        "DEMO-LINK": "sent",
+        "DEMO-SMS": "sent",
+    }
     assert reasons == {
         "DIST-1004": "frequency",
         "DIST-1005": "opt_out",

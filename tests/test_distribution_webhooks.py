@@ -229,9 +229,11 @@ def test_stop_and_start_by_sms_in_english_and_german(
     assert _consent(tenant_a, mine)["sms"] == "granted"
 
 
-def test_other_texts_go_to_the_registered_handlers(tenant_a: Tenant) -> None:
+def test_other_texts_go_to_the_registered_handlers(tenant_a: Tenant, monkeypatch: Any) -> None:
     invitation = _sent(tenant_a, channel="sms", message_id="SM7")
     seen: list[InboundSms] = []
+    # The registry alone: without the answer-by-reply handler (tests/test_responses_sms.py).
+    monkeypatch.setattr(inbound_sms_handlers, "_handlers", [])
 
     def handler(message: InboundSms) -> str | None:
         seen.append(message)

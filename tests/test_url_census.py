@@ -18,6 +18,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from contacts.models import ConsentEvent, Contact, ContactImport
+from responses.services.ingest import ImportReport, import_report_store
 from surveys.models import (
     DistributionRule,
     Invitation,
@@ -44,6 +45,7 @@ from tests.factories import (
     UserFactory,
     api_key_factory,
     contact_import_factory,
+    response_factory,
     survey_with_draft,
 )
 
@@ -59,10 +61,17 @@ PUBLIC_ROUTES = {
     "": "redirects a signed-in user to their own organizations",
     "branding/<slug:org_slug>/logo": "logos are public: shown on survey pages and emails",
     "s/<str:token>/": "survey link: the 192-bit invitation token is the authorization",
+    "s/<str:token>/thanks/": "thank-you page of a survey link: the invitation token authorizes",
+    "l/<str:public_id>/": "open link: public by design (switch on/off per survey), rate limit",
+    "r/<str:token>/": "a response's own link: the 192-bit response token is the authorization",
+    "r/<str:token>/thanks/": "thank-you page of a response link: the response token authorizes",
     "u/<str:token>/": "unsubscribe link (RFC 8058 one-click): the invitation token authorizes",
     "integrations/anymail/postmark/tracking/": "ESP webhook: anymail basic auth (secret)",
     "integrations/twilio/status/": "Twilio status callback: X-Twilio-Signature checked",
     "integrations/twilio/inbound/": "Twilio inbound SMS: X-Twilio-Signature checked",
+    "w/v1/widget.js": "the widget's script: static, the same for everyone",
+    "w/<str:public_id>/config": "widget: the survey's public id; CORS allow-list, rate limit",
+    "w/<str:public_id>/responses": "widget submit: public id; Origin allow-list, rate limit",
 }
 PUBLIC_PREFIXES = ("admin/",)  # Django admin: staff only, narrowed by TenantAdmin
 API_PUBLIC = {"api/v1/schema/", "api/v1/docs/", "api/v1/redoc/"}
@@ -83,6 +92,11 @@ OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
     "recurring_id": lambda: RecurringScheduleFactory(),
     "contact_id": lambda: ContactFactory(),
     "import_id": contact_import_factory,
+    "response_id": response_factory,
+    # Not a row: an import report kept in the cache under the organization's id.
+    "report_id": lambda: SimpleNamespace(
+        pk=import_report_store(report=ImportReport("census.csv", 0, "Census", 1))
+    ),
 }
 
 

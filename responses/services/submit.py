@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact
 from contacts.services.contact import contact_mark_surveyed
-from responses.answers import answers_clean, answers_score
+from responses.answers import CleanedAnswers, answers_clean, answers_score
 from responses.models import OutboxEvent, OutboxTopic, Response, ResponseChannel, ResponseStatus
 from surveys.models import SurveyVersion
 from surveys.models_distribution import OPEN_STATUSES, Invitation, InvitationStatus
@@ -70,8 +70,8 @@ def _existing(
         return Response.objects.select_for_update().filter(pk=response.pk).first()
     if invitation is not None:
         return Response.objects.filter(invitation_id=invitation.pk).first()
-    if idempotency_key:
-        return Response.objects.filter(idempotency_key=idempotency_key).first()
+    # An idempotency key needs no look-up: the insert meets an earlier response with
+    # the same key at the unique constraint (see ``_create``).
     return None
 
 
@@ -97,20 +97,52 @@ def _emit(response: Response, topic: str, *, created: bool) -> None:
     event = OutboxEvent.objects.create(
         topic=topic, response=response, payload=_payload(response, created=created)
     )
-    organization_id = response.organization_id
-    transaction.on_commit(lambda: _schedule_dispatch(organization_id, event.pk))
+    _dispatch_after_commit(response.organization_id, event.pk)
 
 
-def _schedule_dispatch(organization_id: int, event_id: int) -> None:
-    """Hand the event to a worker. The response is committed already: a broker that is
+class _CommitBatch:
+    """The outbox events of one transaction: one task per organization after commit
+    (a seed or an import of thousands of rows in one transaction is one task)."""
+
+    def __init__(self) -> None:
+        self.events: dict[int, list[int]] = {}
+
+    def __call__(self) -> None:
+        for organization_id, event_ids in self.events.items():
+            _schedule_dispatch(organization_id, event_ids)
+
+
+def _dispatch_after_commit(organization_id: int, event_id: int) -> None:
+    connection = transaction.get_connection()
+    batch: _CommitBatch | None = getattr(connection, "_outbox_batch", None)
+    # A batch whose callback already ran or was discarded (rollback) is over.
+    pending = [callback for _sids, callback, _robust in connection.run_on_commit]
+    if batch is None or not connection.in_atomic_block or batch not in pending:
+        batch = _CommitBatch()
+        connection._outbox_batch = batch
+        batch.events.setdefault(organization_id, []).append(event_id)
+        transaction.on_commit(batch)
+        return
+    batch.events.setdefault(organization_id, []).append(event_id)
+
+
+def _schedule_dispatch(organization_id: int, event_ids: list[int]) -> None:
+    """Hand the events to a worker. The response is committed already: a broker that is
     away must not turn the customer's submit into an error; the beat sweep drains the
-    event once the broker is back."""
+    events once the broker is back."""
     from responses.tasks import outbox_dispatch_task
 
     try:
-        outbox_dispatch_task.delay(organization_id=organization_id, event_id=event_id)
+        # One attempt, no retry loop: a refused connection fails in milliseconds rather
+        # than after Celery's default retries (~0.6 s per submit); a silent broker is
+        # bounded by the transport's socket timeouts (config/celery.py). A restarted
+        # broker still works: redis-py reconnects a stale connection by itself.
+        outbox_dispatch_task.apply_async(
+            kwargs={"organization_id": organization_id, "event_ids": event_ids},
+            retry_policy={"max_retries": 0},
+        )
     except Exception:  # noqa: BLE001 - any broker error: the sweep delivers it later
-        logger.warning("outbox event %s left for the sweep: broker unavailable", event_id)
+        logger.warning("outbox events %s left for the sweep: broker unavailable", event_ids)
 
 
 def _apply(
@@ -139,9 +171,14 @@ def _apply(
     response.comment = scores.comment
     response.updated_at = now
     if status == ResponseStatus.COMPLETE and response.status != ResponseStatus.COMPLETE:
-        response.completed_at = now
-        window = version.survey.answer_change_window
-        response.editable_until = now + window if window else None
+        if response.channel == ResponseChannel.IMPORT:
+            # Answers collected elsewhere: complete when given, never changed by a customer.
+            response.completed_at = response.responded_at
+            response.editable_until = None
+        else:
+            response.completed_at = now
+            window = version.survey.answer_change_window
+            response.editable_until = now + window if window else None
     response.status = status
     return True
 
@@ -179,7 +216,10 @@ def response_submit(
         return SubmitResult(None, errors=cleaned.errors)
     now = timezone.now()
     key = idempotency_key[:100]
-    with transaction.atomic():
+    # On PostgreSQL the organization's context is itself a transaction (or a savepoint
+    # when nested), and an error leaves that context: a savepoint of our own would only
+    # add two round trips to the hottest write path.
+    with transaction.atomic(savepoint=connection.vendor != "postgresql"):
         if invitation is not None:
             invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         existing = _existing(invitation=invitation, response=response, idempotency_key=key)
@@ -196,12 +236,20 @@ def response_submit(
                 metadata=metadata,
                 responded_at=responded_at or now,
                 now=now,
+                cleaned=cleaned,
+                complete=complete,
             )
+        # The version the response started on (usually the caller's: no query then).
+        target_version = (
+            version
+            if created or existing.survey_version_id == version.pk
+            else existing.survey_version
+        )
         if not created and not response_can_change(existing, now):
             # A repeat of the final submit is fine; a change is refused.
             if _apply(
                 copy.copy(existing),
-                existing.survey_version,
+                target_version,
                 cleaned.values,
                 cleaned.unanswered,
                 complete,
@@ -215,20 +263,21 @@ def response_submit(
                     closed=True,
                 )
             return SubmitResult(existing)
-        target_version = existing.survey_version if not created else version
         if target_version.pk != version.pk:
-            # Answers belong to the version the response started on.
+            # Answers belong to the version the response started on (nothing written yet).
             cleaned = answers_clean(target_version, answers, question_ids)
             if not cleaned.is_valid:
-                transaction.set_rollback(True)
                 return SubmitResult(None, errors=cleaned.errors)
         was_complete = existing.status == ResponseStatus.COMPLETE
-        changed = _apply(
-            existing, target_version, cleaned.values, cleaned.unanswered, complete, now
-        )
-        if not (changed or created):
-            return SubmitResult(existing)
-        existing.save()
+        if created:
+            changed = True  # inserted with the answers already
+        else:
+            changed = _apply(
+                existing, target_version, cleaned.values, cleaned.unanswered, complete, now
+            )
+            if not changed:
+                return SubmitResult(existing)
+            existing.save()
         if invitation is not None and invitation.status in OPEN_STATUSES:
             invitation_transition(
                 invitation=invitation,
@@ -261,9 +310,12 @@ def _create(
     metadata: Mapping[str, Any] | None,
     responded_at: datetime,
     now: datetime,
+    cleaned: CleanedAnswers,
+    complete: bool,
 ) -> tuple[Response, bool]:
-    """A new, empty response (answers are applied by the caller); or the one a
-    concurrent submit with the same idempotency key committed first."""
+    """A new response with the answers (one INSERT); or, without any write, the earlier
+    response with the same idempotency key (a retry, or a concurrent submit that
+    committed first)."""
     survey = version.survey
     touchpoint = survey.touchpoint
     if contact is None and invitation is not None:
@@ -286,6 +338,7 @@ def _create(
         responded_at=responded_at,
         updated_at=now,
     )
+    _apply(new, version, cleaned.values, cleaned.unanswered, complete, now)
     try:
         with transaction.atomic():
             new.save(force_insert=True)

@@ -24,6 +24,7 @@ from surveys.services.lifecycle import (
     survey_draft_languages_set,
     survey_publish,
     survey_restore,
+    survey_sharing_update,
     survey_update,
 )
 from surveys.services.questions import (
@@ -51,6 +52,7 @@ __all__ = [
     "survey_question_remove",
     "survey_question_update",
     "survey_restore",
+    "survey_sharing_update",
     "survey_update",
     "touchpoint_add",
     "touchpoint_delete",

@@ -9,7 +9,10 @@ draft copied from the latest published version, which is published as the next n
 from __future__ import annotations
 
 import copy
+import re
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -161,6 +164,133 @@ def survey_update(*, actor: Actor, survey: Survey, name: str, review_url: str) -
             survey.save(update_fields=["name", "review_url", "updated_at"])
             audit_log_record(actor=actor, action="survey.update", obj=survey, changes=changes)
     return survey
+
+
+# --- Sharing: open link, website widget, answer change window -------------------------
+
+MAX_ANSWER_CHANGE_WINDOW = timedelta(days=365)
+MAX_ALLOWED_ORIGINS = 50
+ORIGIN_MAX_LENGTH = 200
+DEV_HOSTS = frozenset({"localhost", "127.0.0.1"})
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def origin_normalize(value: str) -> str | None:
+    """``scheme://host[:port]`` in lower case, or None when ``value`` is not an origin.
+
+    https for any host name; plain http only for localhost and 127.0.0.1 (development).
+    No path (a single trailing slash is dropped), query, fragment or user name.
+    """
+    text = value.strip()
+    if not text or len(text) > ORIGIN_MAX_LENGTH or not text.isascii() or " " in text:
+        return None
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if (
+        parts.scheme.lower() not in ("https", "http")
+        or not host
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or text.endswith(("?", "#"))
+    ):
+        return None
+    scheme = parts.scheme.lower()
+    if scheme == "http" and host not in DEV_HOSTS:
+        return None
+    labels = host.split(".")
+    if host not in DEV_HOSTS and (
+        len(host) > 253
+        or len(labels) < 2
+        or not all(_HOST_LABEL.match(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        return None
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _clean_origins(errors: dict[str, list[str]], origins: Any) -> list[str]:
+    values = [str(v) for v in origins] if isinstance(origins, list | tuple) else []
+    cleaned: list[str] = []
+    for raw in values:
+        if not raw.strip():
+            continue
+        origin = origin_normalize(raw)
+        if origin is None:
+            errors.setdefault("allowed_origins", []).append(
+                _(
+                    "“%(value)s” is not a website origin. Use https://host or "
+                    "https://host:port without a path (http only for localhost)."
+                )
+                % {"value": raw.strip()[:ORIGIN_MAX_LENGTH]}
+            )
+        elif origin not in cleaned:
+            cleaned.append(origin)
+    if len(cleaned) > MAX_ALLOWED_ORIGINS:
+        errors.setdefault("allowed_origins", []).append(
+            _("List at most %(max)s websites.") % {"max": MAX_ALLOWED_ORIGINS}
+        )
+    return cleaned
+
+
+def survey_sharing_update(
+    *,
+    actor: Actor,
+    survey: Survey,
+    open_link_enabled: bool,
+    widget_enabled: bool,
+    allowed_origins: list[str],
+    answer_change_window: timedelta,
+) -> Survey:
+    """Switch the open link and the website widget, set the websites allowed to show the
+    widget (origins, normalized) and how long customers may change their answers."""
+    errors: dict[str, list[str]] = {}
+    origins = _clean_origins(errors, allowed_origins)
+    if not isinstance(answer_change_window, timedelta) or not (
+        timedelta(0) <= answer_change_window <= MAX_ANSWER_CHANGE_WINDOW
+    ):
+        errors.setdefault("answer_change_window", []).append(
+            _("Choose a period from 0 to 365 days.")
+        )
+    if widget_enabled and not origins and "allowed_origins" not in errors:
+        errors.setdefault("allowed_origins", []).append(
+            _("List at least one website that may show the widget.")
+        )
+    raise_if(errors)
+    values: dict[str, Any] = {
+        "open_link_enabled": bool(open_link_enabled),
+        "widget_enabled": bool(widget_enabled),
+        "allowed_origins": origins,
+        "answer_change_window": answer_change_window,
+    }
+    with transaction.atomic():
+        survey = Survey.objects.select_for_update().get(pk=survey.pk)
+        changes = {
+            name: [_plain(getattr(survey, name)), _plain(value)]
+            for name, value in values.items()
+            if getattr(survey, name) != value
+        }
+        if changes:
+            for name, value in values.items():
+                setattr(survey, name, value)
+            survey.save(update_fields=[*values, "updated_at"])
+            audit_log_record(
+                actor=actor, action="survey.sharing_update", obj=survey, changes=changes
+            )
+    return survey
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly value for the audit log (a period in seconds)."""
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    return value
 
 
 def lock_draft(survey: Survey) -> SurveyVersion:

@@ -1,13 +1,11 @@
-"""Public pages reached from an invitation, without login: the survey link ``/s/<token>/``
-and the unsubscribe link ``/u/<token>/``.
+"""The unsubscribe link ``/u/<token>/`` of an invitation (no login).
 
 The token is looked up once, across organizations (``invitation_by_token``); the page
-then runs in the invitation's organization context. Unknown, expired and never-sent
-tokens get the same page (404), which does not tell whether the token exists.
+then runs in the invitation's organization context. Unknown and never-sent tokens get
+the same page (404), which does not tell whether the token exists.
 
-The survey page renders the questions (``templates/surveys/public/invitation.html``,
-which includes ``questions.html``) inside a form posting back to the same URL; storing
-the answers is the response-capture module's part, which adds the POST handling here.
+The survey link ``/s/<token>/`` itself is a response-capture page:
+``responses.views.public.invitation_page``.
 """
 
 from __future__ import annotations
@@ -16,17 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from surveys.messages import message_language
-from surveys.models_distribution import Invitation, InvitationStatus
-from surveys.rendering import render_questions, resolve_language
+from surveys.models_distribution import Invitation
 from surveys.selectors import invitation_by_token
-from surveys.services.invitations import (
-    invitation_is_available,
-    invitation_open,
-    invitation_unsubscribe,
-)
+from surveys.services.invitations import invitation_unsubscribe
 from tenants.context import tenant_context
 
 
@@ -44,32 +37,6 @@ def _public(response: HttpResponse) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"  # the token never leaks to linked sites
     response["X-Robots-Tag"] = "noindex"
     return response
-
-
-@require_GET
-def invitation_landing(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = invitation_by_token(token)
-    if invitation is None or not invitation_is_available(invitation):
-        return _unavailable(request)
-    with tenant_context(invitation.organization_id):
-        invitation = invitation_open(invitation=invitation)
-        version = invitation.survey_version
-        language = resolve_language(version, message_language(invitation))
-        return _public(
-            render(
-                request,
-                "surveys/public/invitation.html",
-                {
-                    "invitation": invitation,
-                    "organization": invitation.organization,
-                    "survey": invitation.survey,
-                    "version": version,
-                    "survey_language": language,
-                    "questions": render_questions(version, language),
-                    "answered": invitation.status == InvitationStatus.ANSWERED,
-                },
-            )
-        )
 
 
 def _sent(invitation: Invitation | None) -> bool:

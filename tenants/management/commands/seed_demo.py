@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from contacts.demo import seed_contacts
+from responses.demo import DemoLinks, seed_responses
 from surveys.demo import seed_surveys
 from surveys.demo_distribution import seed_distribution
 from tenants.context import tenant_context
@@ -54,6 +55,7 @@ class Command(BaseCommand):
                 seed_contacts(demo)
                 seed_surveys(demo)
                 seed_distribution(demo)
+                links = seed_responses(demo)
             # A second organization shows the switcher and proves the data stays apart.
             other = self._organization(
                 "demo-services", "Demo Services AG", users["admin@demo.example"]
@@ -69,6 +71,18 @@ class Command(BaseCommand):
                 "(also cx@, owner@, lead@, viewer@demo.example, same password)."
             )
         )
+        self._print_links(links)
+
+    def _print_links(self, links: DemoLinks) -> None:
+        if links.invitation_url:
+            self.stdout.write(f"Sample survey link (email invitation): {links.invitation_url}")
+        if links.open_link_url:
+            self.stdout.write(f"Open link: {links.open_link_url}  (QR code: {links.qr_url})")
+        if links.sms_phone:
+            self.stdout.write(
+                f'Answer the SMS invitation: manage.py sms_reply {links.sms_phone} "9", '
+                f'then manage.py sms_reply {links.sms_phone} "Quick repair"'
+            )
 
     def _user(self, email: str, first: str, last: str) -> Any:
         user, _ = get_user_model().objects.get_or_create(
