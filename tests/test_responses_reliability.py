@@ -33,6 +33,7 @@ import time_machine
 from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
+from kombu import pools as kombu_pools
 
 from config.celery import app as celery_app
 from responses.events import outbox_handlers
@@ -304,6 +305,9 @@ def _reset_producer_pools() -> None:
         app._pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+    # kombu keeps producer pools per connection in a global registry: a pool closed
+    # above would be handed out again for the same broker URL.
+    kombu_pools.reset()
 
 
 @pytest.fixture

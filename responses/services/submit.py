@@ -106,8 +106,10 @@ class _CommitBatch:
 
     def __init__(self) -> None:
         self.events: dict[int, list[int]] = {}
+        self.done = False
 
     def __call__(self) -> None:
+        self.done = True
         for organization_id, event_ids in self.events.items():
             _schedule_dispatch(organization_id, event_ids)
 
@@ -117,7 +119,7 @@ def _dispatch_after_commit(organization_id: int, event_id: int) -> None:
     batch: _CommitBatch | None = getattr(connection, "_outbox_batch", None)
     # A batch whose callback already ran or was discarded (rollback) is over.
     pending = [callback for _sids, callback, _robust in connection.run_on_commit]
-    if batch is None or not connection.in_atomic_block or batch not in pending:
+    if batch is None or batch.done or not connection.in_atomic_block or batch not in pending:
         batch = _CommitBatch()
         connection._outbox_batch = batch
         batch.events.setdefault(organization_id, []).append(event_id)
