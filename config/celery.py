@@ -21,6 +21,9 @@ app.conf.update(
     task_routes={
         "surveys.invitation_send_task": {"queue": "messages"},
         "surveys.invitation_remind_task": {"queue": "messages"},
+        "closedloop.case_message_send_task": {"queue": "messages"},
+        "closedloop.notification_email_send_task": {"queue": "messages"},
+        "closedloop.escalation_sweep_task": {"queue": "sla"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=False,
@@ -49,6 +52,18 @@ app.conf.update(
             "task": "responses.outbox_dispatch_due_task",
             "schedule": 30,
             "options": {"expires": 45},
+        },
+        # SLA clocks: reminders, breaches and escalations of cases.
+        "closedloop-escalation-sweep": {
+            "task": "closedloop.escalation_sweep_task",
+            "schedule": 60,
+            "options": {"expires": 90},
+        },
+        # Notification emails a missing broker left behind.
+        "closedloop-notification-email-due": {
+            "task": "closedloop.notification_email_due_task",
+            "schedule": 60,
+            "options": {"expires": 90},
         },
         # Recurring relationship surveys: plan the next day's invitations.
         "surveys-recurring-dispatch": {

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "surveys",
     "integrations",
     "responses",
+    "closedloop",
     "metrics",
 ]
 

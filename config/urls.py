@@ -29,6 +29,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
     path("", include("responses.urls")),
+    path("", include("closedloop.urls_public")),
+    path("", include("closedloop.urls")),
     path("", include("surveys.urls")),
     path("", include("integrations.urls")),
     path("", include("contacts.urls")),

@@ -181,6 +181,10 @@ class OutboxTopic(models.TextChoices):
     RESPONSE_CREATED = "response.created", _("response created")
     RESPONSE_UPDATED = "response.updated", _("response updated")
     RESPONSE_COMPLETED = "response.completed", _("response completed")
+    # Published by the closed loop (``closedloop.services.outbox``) for the integrations.
+    CASE_CREATED = "case.created", _("case created")
+    CASE_UPDATED = "case.updated", _("case updated")
+    CASE_CLOSED = "case.closed", _("case closed")
 
 
 class OutboxEvent(TenantModel):

@@ -43,6 +43,12 @@ class Capability(enum.StrEnum):
     DISTRIBUTION_MANAGE = "distribution.manage"
     RESPONSES_VIEW = "responses.view"
     RESPONSES_IMPORT = "responses.import"
+    # Cases: work the own and the team's cases; see every case; assign to others;
+    # configure routing, SLAs, root causes and reply templates.
+    CASES_WORK = "cases.work"
+    CASES_VIEW_ALL = "cases.view_all"
+    CASES_ASSIGN = "cases.assign"
+    CLOSEDLOOP_MANAGE = "closedloop.manage"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
@@ -62,6 +68,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.DISTRIBUTION_MANAGE,
             Capability.RESPONSES_VIEW,
             Capability.RESPONSES_IMPORT,
+            Capability.CASES_WORK,
+            Capability.CASES_VIEW_ALL,
+            Capability.CASES_ASSIGN,
+            Capability.CLOSEDLOOP_MANAGE,
         }
     ),
     # Case owners look up the customers they call back, but do not edit them.
@@ -75,6 +85,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.SURVEYS_VIEW,
             Capability.DISTRIBUTION_VIEW,
             Capability.RESPONSES_VIEW,
+            # Their own cases, their teams' and unassigned ones; team leads also assign
+            # within their teams (checked per team, not by role).
+            Capability.CASES_WORK,
         }
     ),
     Role.VIEWER: frozenset(

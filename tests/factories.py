@@ -9,6 +9,22 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from closedloop.models import (
+    BusinessHours,
+    Case,
+    CaseEscalation,
+    CaseEvent,
+    CaseFollowUp,
+    CaseMessage,
+    CaseResponse,
+    CaseRootCause,
+    EscalationStep,
+    MessageTemplate,
+    Notification,
+    RootCause,
+    RoutingRule,
+    SlaPolicy,
+)
 from contacts.models import ConsentEvent, Contact, ContactImport
 from contacts.services import contact_import_upload
 from responses.models import OutboxEvent, Response
@@ -299,6 +315,130 @@ def outbox_event_factory(**kwargs: Any) -> OutboxEvent:
     return OutboxEvent.objects.create(response=response, topic="response.created", **kwargs)
 
 
+def case_factory(**kwargs: Any) -> Case:
+    """A case opened the way production opens one: a detractor response (of a contact)
+    routed by the organization's rules. Keyword arguments set fields of the case
+    afterwards (``owner``, ``team``, ``status``, ``created_at`` ...); ``answers``,
+    ``version`` and ``contact`` go to the response."""
+    from closedloop.services.routing import response_route
+
+    response_kwargs = {
+        key: kwargs.pop(key)
+        for key in ("answers", "version", "contact", "channel")
+        if key in kwargs
+    }
+    response_kwargs.setdefault("answers", {"recommend": 2, "recommend-reason": "Parcel was late"})
+    if "contact" not in response_kwargs:
+        response_kwargs["contact"] = ContactFactory()
+    response = response_factory(**response_kwargs)
+    case = response_route(response=response)
+    assert case is not None, "the organization's rules opened no case for a detractor"
+    if kwargs:
+        for name, value in kwargs.items():
+            setattr(case, name, value)
+        case.save()
+    return case
+
+
+def _case_child(model: type, **fields: Any) -> Any:
+    case = fields.pop("case", None) or case_factory()
+    return model.objects.create(case=case, **fields)
+
+
+def sla_policy_factory(**kwargs: Any) -> SlaPolicy:
+    kwargs.setdefault("name", f"Policy {SlaPolicy.objects.count() + 1}")
+    kwargs.setdefault("first_response_minutes", 24 * 60)
+    kwargs.setdefault("resolution_minutes", 48 * 60)
+    return SlaPolicy.objects.create(**kwargs)
+
+
+def escalation_step_factory(**kwargs: Any) -> EscalationStep:
+    policy = kwargs.pop("policy", None) or sla_policy_factory()
+    kwargs.setdefault("target", "resolution")
+    kwargs.setdefault("at_percent", 75)
+    kwargs.setdefault("action", "remind_owner")
+    return EscalationStep.objects.create(policy=policy, **kwargs)
+
+
+def routing_rule_factory(**kwargs: Any) -> RoutingRule:
+    kwargs.setdefault("position", RoutingRule.objects.count() + 1)
+    kwargs.setdefault("name", f"Rule {kwargs['position']}")
+    kwargs.setdefault("conditions", [{"field": "nps_group", "op": "in", "value": ["detractor"]}])
+    return RoutingRule.objects.create(**kwargs)
+
+
+def business_hours_factory(**kwargs: Any) -> BusinessHours:
+    import datetime as dt
+
+    BusinessHours.objects.all().delete()
+    kwargs.setdefault("timezone", "Europe/Berlin")
+    kwargs.setdefault("weekdays", [1, 2, 3, 4, 5])
+    kwargs.setdefault("opens_at", dt.time(9))
+    kwargs.setdefault("closes_at", dt.time(17))
+    return BusinessHours.objects.create(**kwargs)
+
+
+def root_cause_factory(**kwargs: Any) -> RootCause:
+    kwargs.setdefault("name", f"Cause {RootCause.objects.count() + 1}")
+    return RootCause.objects.create(**kwargs)
+
+
+def message_template_factory(**kwargs: Any) -> MessageTemplate:
+    kwargs.setdefault("name", f"Template {MessageTemplate.objects.count() + 1}")
+    kwargs.setdefault("channel", "email")
+    kwargs.setdefault("subject", {"en": "About your feedback"})
+    kwargs.setdefault("body", {"en": "Dear {first_name}, thank you."})
+    return MessageTemplate.objects.create(**kwargs)
+
+
+def case_root_cause_factory(**kwargs: Any) -> CaseRootCause:
+    root_cause = kwargs.pop("root_cause", None) or root_cause_factory()
+    return _case_child(CaseRootCause, root_cause=root_cause, **kwargs)
+
+
+def case_response_factory(**kwargs: Any) -> CaseResponse:
+    case = kwargs.pop("case", None) or case_factory()
+    response = kwargs.pop("response", None) or response_factory(
+        version=case.response.survey_version
+    )
+    return CaseResponse.objects.create(case=case, response=response, **kwargs)
+
+
+def case_event_factory(**kwargs: Any) -> CaseEvent:
+    kwargs.setdefault("kind", "note")
+    kwargs.setdefault("actor_label", "test")
+    kwargs.setdefault("text", "Called the customer")
+    return _case_child(CaseEvent, **kwargs)
+
+
+def case_escalation_factory(**kwargs: Any) -> CaseEscalation:
+    kwargs.setdefault("key", f"test:{CaseEscalation.objects.count() + 1}")
+    return _case_child(CaseEscalation, **kwargs)
+
+
+def notification_factory(**kwargs: Any) -> Notification:
+    user = kwargs.pop("user", None) or MembershipFactory().user
+    kwargs.setdefault("kind", "test")
+    kwargs.setdefault("title", "Something happened")
+    kwargs.setdefault("email_pending", False)
+    return Notification.objects.create(user=user, **kwargs)
+
+
+def case_message_factory(**kwargs: Any) -> CaseMessage:
+    kwargs.setdefault("direction", "out")
+    kwargs.setdefault("channel", "email")
+    kwargs.setdefault("to_address", "customer@example.com")
+    kwargs.setdefault("subject", "About your feedback")
+    kwargs.setdefault("body", "Dear customer, ...")
+    kwargs.setdefault("status", "sent")
+    return _case_child(CaseMessage, **kwargs)
+
+
+def case_follow_up_factory(**kwargs: Any) -> CaseFollowUp:
+    kwargs.setdefault("language", "en")
+    return _case_child(CaseFollowUp, **kwargs)
+
+
 # Every concrete tenant model needs an entry: the isolation census fails on a model that
 # has none, so a new model cannot skip the isolation tests.
 TENANT_FACTORIES: dict[type, Any] = {
@@ -322,4 +462,18 @@ TENANT_FACTORIES: dict[type, Any] = {
     ContactImport: contact_import_factory,
     Response: response_factory,
     OutboxEvent: outbox_event_factory,
+    BusinessHours: business_hours_factory,
+    SlaPolicy: sla_policy_factory,
+    EscalationStep: escalation_step_factory,
+    RoutingRule: routing_rule_factory,
+    RootCause: root_cause_factory,
+    MessageTemplate: message_template_factory,
+    Case: case_factory,
+    CaseRootCause: case_root_cause_factory,
+    CaseResponse: case_response_factory,
+    CaseEvent: case_event_factory,
+    CaseEscalation: case_escalation_factory,
+    Notification: notification_factory,
+    CaseMessage: case_message_factory,
+    CaseFollowUp: case_follow_up_factory,
 }

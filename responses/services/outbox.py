@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from responses.events import outbox_handlers
-from responses.models import OutboxEvent
+from responses.models import OutboxEvent, Response
 from tenants.context import cross_tenant, tenant_context
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,18 @@ SWEEP_GRACE = timedelta(seconds=5)
 
 def _backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def outbox_publish(
+    *, topic: str, payload: dict[str, Any], response: Response | None = None
+) -> OutboxEvent:
+    """Write an event into the outbox of the current transaction; it is dispatched
+    after commit (with the transaction's other events) or by the sweep."""
+    from responses.services.submit import _dispatch_after_commit
+
+    event = OutboxEvent.objects.create(topic=topic, payload=payload, response=response)
+    _dispatch_after_commit(event.organization_id, event.pk)
+    return event
 
 
 def outbox_dispatch(*, organization_id: int, event_id: int) -> bool:
