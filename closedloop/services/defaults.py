@@ -10,6 +10,10 @@ due the managers are notified.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django.apps import apps
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -17,15 +21,11 @@ from django.utils.translation import gettext as _
 from closedloop.models import (
     AssignMode,
     EscalationAction,
-    EscalationStep,
     MessageChannel,
-    MessageTemplate,
     Priority,
-    RootCause,
-    RoutingRule,
-    SlaPolicy,
     SlaTarget,
 )
+from tenants.context import require_organization_id
 
 HOUR = 60
 DAY = 24 * HOUR
@@ -43,102 +43,120 @@ ROOT_CAUSES = (
 )
 
 
-def _ladder(policy: SlaPolicy) -> None:
-    steps = []
+ModelGetter = Callable[[str, str], Any]
+
+
+def _ladder(get_model: ModelGetter, organization_id: int, policy: Any) -> None:
+    step = get_model("closedloop", "EscalationStep")
+    rungs: list[tuple[str, int | None, int | None, str]] = []
     if policy.first_response_minutes:
-        steps += [
-            EscalationStep(
-                policy=policy,
-                target=SlaTarget.FIRST_RESPONSE,
-                at_percent=75,
-                action=EscalationAction.REMIND_OWNER,
-            ),
-            EscalationStep(
-                policy=policy,
-                target=SlaTarget.FIRST_RESPONSE,
-                at_percent=100,
-                action=EscalationAction.NOTIFY_TEAM_LEAD,
-            ),
+        rungs += [
+            (SlaTarget.FIRST_RESPONSE, 75, None, EscalationAction.REMIND_OWNER),
+            (SlaTarget.FIRST_RESPONSE, 100, None, EscalationAction.NOTIFY_TEAM_LEAD),
         ]
-    steps += [
-        EscalationStep(
-            policy=policy,
-            target=SlaTarget.RESOLUTION,
-            at_percent=75,
-            action=EscalationAction.REMIND_OWNER,
-        ),
-        EscalationStep(
-            policy=policy,
-            target=SlaTarget.RESOLUTION,
-            at_percent=100,
-            action=EscalationAction.NOTIFY_TEAM_LEAD,
-        ),
-        EscalationStep(
-            policy=policy,
-            target=SlaTarget.RESOLUTION,
-            after_due_minutes=DAY,
-            action=EscalationAction.NOTIFY_MANAGERS,
-        ),
+    rungs += [
+        (SlaTarget.RESOLUTION, 75, None, EscalationAction.REMIND_OWNER),
+        (SlaTarget.RESOLUTION, 100, None, EscalationAction.NOTIFY_TEAM_LEAD),
+        (SlaTarget.RESOLUTION, None, DAY, EscalationAction.NOTIFY_MANAGERS),
     ]
-    EscalationStep.objects.bulk_create(steps)
+    step.objects.bulk_create(
+        [
+            step(
+                organization_id=organization_id,
+                policy=policy,
+                target=str(target),
+                at_percent=percent,
+                after_due_minutes=after,
+                action=str(action),
+            )
+            for target, percent, after, action in rungs
+        ]
+    )
 
 
 def closedloop_defaults_create(*, language: str = "en") -> bool:
     """Create the defaults in the current organization unless it has routing rules or
     SLA policies already; True when it created them."""
-    if RoutingRule.objects.exists() or SlaPolicy.objects.exists():
+    return defaults_create_for(
+        apps.get_model, organization_id=require_organization_id(), language=language
+    )
+
+
+def defaults_create_for(get_model: ModelGetter, *, organization_id: int, language: str) -> bool:
+    """The defaults for one organization, with the given model classes (the current
+    ones, or a migration's historical ones: every row names its organization)."""
+    rule_model = get_model("closedloop", "RoutingRule")
+    policy_model = get_model("closedloop", "SlaPolicy")
+    if (
+        rule_model.objects.filter(organization_id=organization_id).exists()
+        or policy_model.objects.filter(organization_id=organization_id).exists()
+    ):
         return False
+    org = {"organization_id": organization_id}
     with transaction.atomic(), translation.override(language):
-        detractor = SlaPolicy.objects.create(
+        detractor = policy_model.objects.create(
             name=_("Detractors: contact in 24 h, resolve in 48 h"),
             first_response_minutes=DAY,
             resolution_minutes=2 * DAY,
+            **org,
         )
-        passive = SlaPolicy.objects.create(
+        passive = policy_model.objects.create(
             name=_("Passives: contact in 2 days, resolve in 5 days"),
             first_response_minutes=2 * DAY,
             resolution_minutes=5 * DAY,
+            **org,
         )
-        promoter = SlaPolicy.objects.create(
+        promoter = policy_model.objects.create(
             name=_("Promoters: thank within 7 days"),
             first_response_minutes=None,
             resolution_minutes=7 * DAY,
+            **org,
         )
         for policy in (detractor, passive, promoter):
-            _ladder(policy)
+            _ladder(get_model, organization_id, policy)
         rules = [
             (_("Detractors"), "detractor", Priority.HIGH, detractor),
             (_("Passives"), "passive", Priority.NORMAL, passive),
             (_("Promoters: thank and ask for a referral"), "promoter", Priority.LOW, promoter),
         ]
-        RoutingRule.objects.bulk_create(
+        rule_model.objects.bulk_create(
             [
-                RoutingRule(
+                rule_model(
                     position=index,
                     name=name,
+                    enabled=True,
+                    open_case=True,
                     conditions=[{"field": "nps_group", "op": "in", "value": [group]}],
-                    priority=priority,
+                    priority=int(priority),
                     sla_policy=policy,
-                    assign_mode=AssignMode.TOUCHPOINT_TEAM,
+                    assign_mode=str(AssignMode.TOUCHPOINT_TEAM),
+                    account_owner_attribute="",
+                    **org,
                 )
                 for index, (name, group, priority, policy) in enumerate(rules, start=1)
             ]
         )
-        RootCause.objects.bulk_create([RootCause(name=_(name)) for name in ROOT_CAUSES])
-        MessageTemplate.objects.bulk_create(_templates())
+        cause_model = get_model("closedloop", "RootCause")
+        cause_model.objects.bulk_create(
+            [cause_model(name=_(name), description="", active=True, **org) for name in ROOT_CAUSES]
+        )
+        template_model = get_model("closedloop", "MessageTemplate")
+        template_model.objects.bulk_create(
+            [template_model(**fields, **org) for fields in _templates()]
+        )
     return True
 
 
-def _templates() -> list[MessageTemplate]:
+def _templates() -> list[dict[str, Any]]:
     return [
-        MessageTemplate(
-            name="Apology",
-            channel=MessageChannel.EMAIL,
-            subject={
+        {
+            "name": "Apology",
+            "channel": str(MessageChannel.EMAIL),
+            "subject": {
                 "en": "About your feedback to {organization}",
                 "de": "Zu Ihrem Feedback an {organization}",
             },
-            body={
+            "body": {
                 "en": (
                     "Dear {first_name},\n\nthank you for telling us about your experience "
                     "with {touchpoint}. I am sorry that we let you down. I have looked into "
@@ -151,12 +169,12 @@ def _templates() -> list[MessageTemplate]:
                     "wiedergutmachen.\n\n{owner_name}\n{organization}"
                 ),
             },
-        ),
-        MessageTemplate(
-            name="Apology",
-            channel=MessageChannel.SMS,
-            subject={},
-            body={
+        },
+        {
+            "name": "Apology",
+            "channel": str(MessageChannel.SMS),
+            "subject": {},
+            "body": {
                 "en": (
                     "{organization}: Thank you for your feedback, {first_name}. Sorry we "
                     "let you down - I will call you today. {owner_name}"
@@ -166,15 +184,15 @@ def _templates() -> list[MessageTemplate]:
                     "- ich rufe Sie heute an. {owner_name}"
                 ),
             },
-        ),
-        MessageTemplate(
-            name="Thank you and referral",
-            channel=MessageChannel.EMAIL,
-            subject={
+        },
+        {
+            "name": "Thank you and referral",
+            "channel": str(MessageChannel.EMAIL),
+            "subject": {
                 "en": "Thank you, {first_name}!",
                 "de": "Vielen Dank, {first_name}!",
             },
-            body={
+            "body": {
                 "en": (
                     "Dear {first_name},\n\nthank you for your kind words about {touchpoint}. "
                     "If you know someone who would like us too, we would be glad if you "
@@ -186,5 +204,5 @@ def _templates() -> list[MessageTemplate]:
                     "freuen wir uns über Ihre Empfehlung.\n\n{owner_name}\n{organization}"
                 ),
             },
-        ),
+        },
     ]
