@@ -141,7 +141,8 @@ def test_concurrent_submits_of_one_invitation_store_one_response(
     assert len({result.response.pk for result in results}) == 1
     with tenant_context(organization):
         assert Response.objects.filter(invitation=invitation).count() == 1
-        assert OutboxEvent.objects.count() == 1
+        # One response event (the case it opened adds case events of its own).
+        assert OutboxEvent.objects.filter(topic__startswith="response.").count() == 1
         answered = InvitationEvent.objects.filter(
             invitation=invitation, to_status=InvitationStatus.ANSWERED
         )
@@ -178,7 +179,8 @@ def test_concurrent_first_submits_with_one_idempotency_key_store_one_response(
         response = Response.objects.get()
         assert response.idempotency_key == key
         assert (response.nps, response.nps_group, response.status) == (4, "detractor", "partial")
-        assert list(OutboxEvent.objects.values_list("topic", flat=True)) == ["response.created"]
+        topics = OutboxEvent.objects.filter(topic__startswith="response.")
+        assert list(topics.values_list("topic", flat=True)) == ["response.created"]
 
 
 # --- Concurrency: through HTTP -------------------------------------------------------

@@ -55,7 +55,7 @@ class InvalidCaseTransition(ValidationError):
 
 
 def _locked(case: Case) -> Case:
-    return Case.objects.select_for_update().select_related("sla_policy").get(pk=case.pk)
+    return Case.objects.select_for_update(of=("self",)).select_related("sla_policy").get(pk=case.pk)
 
 
 def _touch(case: Case, now: datetime, fields: list[str]) -> None:

@@ -214,7 +214,7 @@ def _open_case_of(contact_id: int | None) -> Case | None:
     if contact_id is None:
         return None
     return (
-        Case.objects.select_for_update()
+        Case.objects.select_for_update(of=("self",))
         .select_related("sla_policy", "touchpoint", "response")
         .filter(contact_id=contact_id, status__in=OPEN_CASE_STATUSES)
         .first()
