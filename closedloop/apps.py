@@ -9,6 +9,8 @@ class ClosedloopConfig(AppConfig):
 
     def ready(self) -> None:
         # Routing reacts to response events; new organizations get default rules.
-        from closedloop import handlers, signals  # noqa: F401
+        # Customers' replies: email through anymail's inbound signal, SMS through the
+        # inbound SMS handlers (``closedloop.sms`` registers before the survey answers).
+        from closedloop import handlers, inbound_email, signals, sms  # noqa: F401
 
         signals.connect()

@@ -129,7 +129,7 @@ class EscalationStep(TenantModel):
 
     policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="steps")
     target = models.CharField(_("target"), max_length=20, choices=SlaTarget.choices)
-    at_percent = models.PositiveSmallIntegerField(_("at % of the time"), null=True, blank=True)
+    at_percent = models.PositiveSmallIntegerField(_("at this percentage of the time"), null=True, blank=True)
     after_due_minutes = models.PositiveIntegerField(
         _("minutes after the due time"), null=True, blank=True
     )
@@ -600,6 +600,12 @@ class CaseMessage(TenantModel):
                 fields=["next_attempt_at"],
                 condition=Q(status="queued"),
                 name="casemessage_due",
+            ),
+            # Inbound SMS: the case that last texted a number (across organizations).
+            models.Index(
+                fields=["channel", "to_address", "-created_at"],
+                condition=Q(direction="out"),
+                name="casemessage_recipient",
             ),
         ]
         ordering = ["created_at", "id"]

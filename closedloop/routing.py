@@ -19,7 +19,7 @@ A condition on a missing value (no CES asked, no such attribute) does not hold, 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -66,7 +66,8 @@ def _operators_for(name: str) -> tuple[str, ...] | None:
     for prefix in PREFIXED:
         if name.startswith(prefix) and len(name) > len(prefix):
             return OPERATORS[prefix]
-    return OPERATORS.get(name)
+    # A bare prefix ("answer:" without a question id) names no field.
+    return None if name in PREFIXED else OPERATORS.get(name)
 
 
 def _number(value: Any) -> Decimal | None:
@@ -139,8 +140,10 @@ def _clean_value(name: str, op: str, value: Any) -> tuple[str, Any]:
             return _("give a number."), value
         return _score_range(name, [number])
     if op == "in":
-        items = value if isinstance(value, list) else _words(value)
+        items = value if isinstance(value, list) else re.split(r"[,\n]", str(value or ""))
         items = [str(item).strip() for item in items if str(item).strip()]
+        if name in ("nps_group", "channel"):
+            items = [item.lower() for item in items]
         if not items:
             return _("choose at least one value."), items
         if name == "nps_group" and not set(items) <= set(NPS_GROUPS):
@@ -205,10 +208,11 @@ def condition_holds(condition: Mapping[str, Any], facts: Facts) -> bool:
             return Decimal(str(expected[0])) <= number <= Decimal(str(expected[1]))
         bound = Decimal(str(expected))
         return number >= bound if op == "gte" else number <= bound
-    if op == "in":
+    if op == "in":  # text compares case-insensitively
+        wanted = {str(e).strip().lower() for e in expected}
         if isinstance(value, list):  # a multiple-choice answer: any chosen option
-            return any(str(v) in {str(e) for e in expected} for v in value)
-        return str(value) in {str(e) for e in expected}
+            return any(str(v).strip().lower() in wanted for v in value)
+        return str(value).strip().lower() in wanted
     # eq: text compares case-insensitively, numbers as numbers
     left, right = _number(value), _number(expected)
     if left is not None and right is not None:
@@ -223,5 +227,5 @@ def _word_in(word: str, text: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(word), text) is not None
 
 
-def conditions_match(conditions: list[Mapping[str, Any]], facts: Facts) -> bool:
+def conditions_match(conditions: Sequence[Mapping[str, Any]], facts: Facts) -> bool:
     return all(condition_holds(condition, facts) for condition in conditions)

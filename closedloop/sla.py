@@ -71,10 +71,12 @@ class Calendar:
 
     def add_working(self, start: datetime, minutes: float) -> datetime:
         """The instant at which ``minutes`` of working time after ``start`` have passed."""
-        if self.around_the_clock:
-            return start + timedelta(minutes=minutes)
-        remaining = timedelta(minutes=minutes)
+        # In UTC: arithmetic on a local time would count wall-clock hours (23 or 25
+        # in a day that changes to or from daylight saving time).
         cursor = start.astimezone(UTC)
+        if self.around_the_clock:
+            return cursor + timedelta(minutes=minutes)
+        remaining = timedelta(minutes=minutes)
         day = cursor.astimezone(self._zone()).date()
         for _ in range(MAX_DAYS_SCANNED):
             window = self._window(day)
@@ -92,6 +94,7 @@ class Calendar:
 
     def working_minutes_between(self, start: datetime, end: datetime) -> float:
         """Working time between two instants, in minutes (0 when ``end`` <= ``start``)."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         if end <= start:
             return 0.0
         if self.around_the_clock:

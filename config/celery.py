@@ -22,6 +22,7 @@ app.conf.update(
         "surveys.invitation_send_task": {"queue": "messages"},
         "surveys.invitation_remind_task": {"queue": "messages"},
         "closedloop.case_message_send_task": {"queue": "messages"},
+        "closedloop.case_message_due_task": {"queue": "messages"},
         "closedloop.notification_email_send_task": {"queue": "messages"},
         "closedloop.escalation_sweep_task": {"queue": "sla"},
     },
@@ -62,6 +63,13 @@ app.conf.update(
         # Notification emails a missing broker left behind.
         "closedloop-notification-email-due": {
             "task": "closedloop.notification_email_due_task",
+            "schedule": 60,
+            "options": {"expires": 90},
+        },
+        # Case messages to customers: retries that are due, what a missing broker left
+        # behind, and sends a stopped worker left unfinished (failed, never resent).
+        "closedloop-case-message-due": {
+            "task": "closedloop.case_message_due_task",
             "schedule": 60,
             "options": {"expires": 90},
         },

@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.tenant",
+                "closedloop.context_processors.cases_nav",
             ],
         },
     },
@@ -212,6 +213,11 @@ ANYMAIL = {
         if key.startswith("ANYMAIL_") and key != "ANYMAIL_WEBHOOK_SECRET"
     },
 }
+# Replies of customers to case messages: Reply-To <local>+<case token>@<domain>. Empty:
+# reply@<host of SITE_URL>. The ESP's inbound route must deliver that domain to
+# /integrations/anymail/postmark/inbound/ (docs/closedloop/messages.md).
+CLOSEDLOOP_REPLY_ADDRESS = env.str("CLOSEDLOOP_REPLY_ADDRESS", default="")
+
 # --- Public survey endpoints --------------------------------------------------------------
 # Requests per minute; 0 turns a limit off (see responses.ratelimit).
 PUBLIC_RATE_LIMIT_PER_IP = env.int("PUBLIC_RATE_LIMIT_PER_IP", default=120)

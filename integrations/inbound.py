@@ -6,6 +6,8 @@ does ``manage.py sms_reply`` (the embedded default has no provider to receive SM
 The response-capture module registers a handler that accepts answers by reply (e.g.
 "9"). A handler gets the parsed message and the organizations that texted the number
 (most recent first) and returns the reply text, or None to let the next handler try.
+The closed loop registers its handler first (``register_first``): a text that answers
+a message about a case goes to the case, not to a survey.
 
     from integrations.inbound import InboundSms, inbound_sms_handlers
 
@@ -45,6 +47,14 @@ class InboundSmsHandlers:
     def register(self, handler: InboundSmsHandler) -> InboundSmsHandler:
         if handler not in self._handlers:
             self._handlers.append(handler)
+        return handler
+
+    def register_first(self, handler: InboundSmsHandler) -> InboundSmsHandler:
+        """Register a handler asked before all others (whatever the app order), e.g.
+        replies to a case, which must not be read as a survey answer."""
+        if handler in self._handlers:
+            self._handlers.remove(handler)
+        self._handlers.insert(0, handler)
         return handler
 
     def unregister(self, handler: InboundSmsHandler) -> None:

@@ -12,6 +12,11 @@ urlpatterns = [
         webhooks.postmark_tracking,
         name="anymail-postmark-tracking",
     ),
+    path(
+        "integrations/anymail/postmark/inbound/",
+        webhooks.postmark_inbound,
+        name="anymail-postmark-inbound",
+    ),
     path("integrations/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("integrations/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
 ]

@@ -3,7 +3,9 @@ inbound SMS.
 
 * Email: anymail's tracking webhook view (Postmark) authenticates with anymail's basic
   auth (``ANYMAIL_WEBHOOK_SECRET``; without one the endpoint answers 403), parses the
-  ESP's payload and sends the ``anymail.signals.tracking`` signal, handled here.
+  ESP's payload and sends the ``anymail.signals.tracking`` signal, handled here. Its
+  inbound webhook view (customers' email replies) sends ``anymail.signals.inbound``,
+  handled by ``closedloop.inbound_email``; the same basic auth applies.
 * Twilio: every request must carry a valid ``X-Twilio-Signature`` computed with the auth
   token over the public URL (``SITE_URL`` + path: TLS ends at the proxy, so the URL
   Django sees is not the one Twilio signed). Unsigned or wrongly signed: 403, nothing
@@ -18,7 +20,7 @@ from functools import wraps
 from typing import Any
 
 from anymail.signals import AnymailTrackingEvent, EventType, tracking
-from anymail.webhooks.postmark import PostmarkTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 from django.conf import settings
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
@@ -81,6 +83,9 @@ def _anymail_secured(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
 
 postmark_tracking = csrf_exempt(_anymail_secured(PostmarkTrackingWebhookView.as_view()))
+# Inbound email (customers' replies to case messages): anymail sends
+# ``anymail.signals.inbound``, which ``closedloop.inbound_email`` handles.
+postmark_inbound = csrf_exempt(_anymail_secured(PostmarkInboundWebhookView.as_view()))
 
 
 # --- Twilio ----------------------------------------------------------------------------

@@ -340,7 +340,7 @@ def case_factory(**kwargs: Any) -> Case:
     return case
 
 
-def _case_child(model: type, **fields: Any) -> Any:
+def _case_child(model: Any, **fields: Any) -> Any:
     case = fields.pop("case", None) or case_factory()
     return model.objects.create(case=case, **fields)
 

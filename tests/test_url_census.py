@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from closedloop.models import Case
 from contacts.models import ConsentEvent, Contact, ContactImport
 from responses.services.ingest import ImportReport, import_report_store
 from surveys.models import (
@@ -44,8 +45,14 @@ from tests.factories import (
     TouchpointFactory,
     UserFactory,
     api_key_factory,
+    case_factory,
     contact_import_factory,
+    escalation_step_factory,
+    message_template_factory,
     response_factory,
+    root_cause_factory,
+    routing_rule_factory,
+    sla_policy_factory,
     survey_with_draft,
 )
 
@@ -67,6 +74,9 @@ PUBLIC_ROUTES = {
     "r/<str:token>/thanks/": "thank-you page of a response link: the response token authorizes",
     "u/<str:token>/": "unsubscribe link (RFC 8058 one-click): the invitation token authorizes",
     "integrations/anymail/postmark/tracking/": "ESP webhook: anymail basic auth (secret)",
+    "integrations/anymail/postmark/inbound/": "ESP inbound email: anymail basic auth (secret)",
+    "f/<str:token>/": "follow-up survey of a case: the 144-bit follow-up token authorizes",
+    "f/<str:token>/thanks/": "thank-you page of a follow-up survey: the token authorizes",
     "integrations/twilio/status/": "Twilio status callback: X-Twilio-Signature checked",
     "integrations/twilio/inbound/": "Twilio inbound SMS: X-Twilio-Signature checked",
     "w/v1/widget.js": "the widget's script: static, the same for everyone",
@@ -75,6 +85,16 @@ PUBLIC_ROUTES = {
 }
 PUBLIC_PREFIXES = ("admin/",)  # Django admin: staff only, narrowed by TenantAdmin
 API_PUBLIC = {"api/v1/schema/", "api/v1/docs/", "api/v1/redoc/"}
+
+
+def _case_number() -> SimpleNamespace:
+    """Not a row id: a case's number, unique per organization. Every organization counts
+    from 1, so the census case gets a number that only its own organization has."""
+    case = case_factory()
+    number = 500_000 + case.organization_id
+    Case.objects.filter(pk=case.pk).update(number=number)
+    return SimpleNamespace(pk=number)
+
 
 # URL kwarg -> how to create B's object for it (inside B's context).
 OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
@@ -93,6 +113,14 @@ OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
     "contact_id": lambda: ContactFactory(),
     "import_id": contact_import_factory,
     "response_id": response_factory,
+    # Closed-loop settings (``rule_id`` above is a distribution rule).
+    "routing_rule_id": routing_rule_factory,
+    "policy_id": sla_policy_factory,
+    "step_id": escalation_step_factory,
+    "root_cause_id": root_cause_factory,
+    "template_id": message_template_factory,
+    # Not a row id: the number of a case (closedloop:case-detail and its actions).
+    "number": _case_number,
     # Not a row: an import report kept in the cache under the organization's id.
     "report_id": lambda: SimpleNamespace(
         pk=import_report_store(report=ImportReport("census.csv", 0, "Census", 1))

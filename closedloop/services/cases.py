@@ -136,15 +136,25 @@ def case_transition(
     return case
 
 
-def case_first_contact(case: Case, now: datetime) -> None:
-    """Record the first contact with the customer (meets the first-contact target)."""
+def case_first_contact(case: Case, now: datetime, actor: Actor | None = None) -> None:
+    """Record the first contact with the customer (meets the first-contact target); a
+    new case is in progress from then on (on the timeline like any status change)."""
     if case.first_responded_at is not None:
         return
     case.first_responded_at = now
-    if case.status == S.NEW:
+    started = case.status == S.NEW
+    if started:
         case.status = S.IN_PROGRESS
     case_clock_refresh(case)
     _touch(case, now, ["first_responded_at", "status", *CLOCK_FIELDS])
+    if started:
+        case_event_add(
+            case=case,
+            kind=CaseEventKind.STATUS,
+            actor=actor or Actor(label="system"),
+            data={"from": S.NEW, "to": S.IN_PROGRESS, "reopened": False},
+            at=now,
+        )
 
 
 def case_assign(
@@ -240,7 +250,7 @@ def case_contact_attempt_log(
     now = now or timezone.now()
     with transaction.atomic():
         case = _locked(case)
-        case_first_contact(case, now)
+        case_first_contact(case, now, actor)
         _touch(case, now, [])
         case_event_add(
             case=case,
@@ -257,8 +267,13 @@ def case_root_causes_set(
     *, case: Case, actor: Actor, root_cause_ids: Iterable[int], now: datetime | None = None
 ) -> Case:
     wanted = set(root_cause_ids)
-    known = {rc.pk: rc.name for rc in RootCause.objects.filter(pk__in=wanted)}
+    causes = {rc.pk: rc for rc in RootCause.objects.filter(pk__in=wanted)}
+    known = {pk: rc.name for pk, rc in causes.items()}
     if set(known) != wanted:
+        raise ValidationError(_("Choose root causes from the list."))
+    tagged = set(CaseRootCause.objects.filter(case=case).values_list("root_cause_id", flat=True))
+    if any(not causes[pk].active for pk in wanted - tagged):
+        # A retired cause stays on the cases that have it but is not given to new ones.
         raise ValidationError(_("Choose root causes from the list."))
     now = now or timezone.now()
     with transaction.atomic():

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -26,6 +28,8 @@ from tenants.models import Membership, Organization, Role
 logger = logging.getLogger(__name__)
 
 EMAIL_SWEEP_GRACE = timedelta(seconds=30)
+# Notification emails per task (a sweep's batch notifies hundreds at once).
+EMAIL_TASK_SIZE = 100
 
 
 def managers_of_organization() -> list[int]:
@@ -53,19 +57,48 @@ def notify(
     case: Case | None = None,
 ) -> list[Notification]:
     """Notify members (non-members and duplicates are skipped)."""
-    recipients = members_only(user_ids)
-    if not recipients:
-        return []
+    return notify_many(
+        drafts=[NotificationDraft(list(user_ids), kind, title, body=body, case=case)]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationDraft:
+    user_ids: list[int | None]
+    kind: str
+    title: str
+    body: str = ""
+    case: Case | None = None
+
+
+def notify_many(*, drafts: Iterable[NotificationDraft]) -> list[Notification]:
+    """Several notifications at once (the SLA sweep's batch): one membership look-up,
+    one insert, and their emails handed to workers after commit in chunks."""
+    drafts = list(drafts)
+    members = set(
+        members_only(uid for draft in drafts for uid in draft.user_ids if uid is not None)
+    )
     rows = Notification.objects.bulk_create(
         [
-            Notification(user_id=uid, kind=kind, title=title[:300], body=body, case=case)
-            for uid in recipients
+            Notification(
+                user_id=uid,
+                kind=draft.kind,
+                title=draft.title[:300],
+                body=draft.body,
+                case=draft.case,
+            )
+            for draft in drafts
+            for uid in dict.fromkeys(draft.user_ids)
+            if uid in members
         ]
     )
+    if not rows:
+        return []
     organization_id = rows[0].organization_id
     ids = [row.pk for row in rows if row.pk is not None]
-    if ids:
-        transaction.on_commit(lambda: _schedule_emails(organization_id, ids))
+    for start in range(0, len(ids), EMAIL_TASK_SIZE):
+        chunk = ids[start : start + EMAIL_TASK_SIZE]
+        transaction.on_commit(partial(_schedule_emails, organization_id, chunk))
     return rows
 
 
@@ -142,9 +175,14 @@ def notification_email_due(*, now: datetime | None = None, limit: int = 200) -> 
     )
 
 
-def notification_mark_read(*, user_id: int, notification_ids: list[int] | None = None) -> int:
-    """Mark the user's notifications read (all unread ones without ids)."""
+def notification_mark_read(
+    *, user_id: int, notification_ids: list[int] | None = None, case_id: int | None = None
+) -> int:
+    """Mark the user's notifications read (all unread ones without ids; with ``case_id``
+    only those about that case: the user opened it)."""
     queryset = Notification.objects.filter(user_id=user_id, read_at__isnull=True)
     if notification_ids is not None:
         queryset = queryset.filter(pk__in=notification_ids)
+    if case_id is not None:
+        queryset = queryset.filter(case_id=case_id)
     return queryset.update(read_at=timezone.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from closedloop.models import Case, CaseEvent
-from responses.models import OutboxTopic
+from responses.models import OutboxEvent, OutboxTopic
 from responses.services.outbox import outbox_publish
 from tenants.services import Actor
 
@@ -33,13 +33,36 @@ def case_event_add(
         data=data or {},
         **fields,
     )
-    topic = OutboxTopic.CASE_UPDATED
-    if kind == "opened":
-        topic = OutboxTopic.CASE_CREATED
-    elif kind == "status" and (data or {}).get("to") == "closed":
-        topic = OutboxTopic.CASE_CLOSED
-    outbox_publish(topic=topic, payload=case_payload(case, event), response=None)
+    outbox_publish(topic=_topic(event), payload=case_payload(case, event), response=None)
     return event
+
+
+def case_events_add(*, events: list[CaseEvent]) -> list[CaseEvent]:
+    """Append many timeline entries at once (the SLA sweep's batch): one insert for the
+    entries and one for their outbox events, published as ``case_event_add`` does.
+    Each event carries its case (``CaseEvent(case=...)``) as the payload shows it."""
+    if not events:
+        return []
+    created = CaseEvent.objects.bulk_create(events)
+    outbox = OutboxEvent.objects.bulk_create(
+        [
+            OutboxEvent(topic=_topic(event), payload=case_payload(event.case, event))
+            for event in created
+        ]
+    )
+    from responses.services.submit import _dispatch_after_commit
+
+    for row in outbox:
+        _dispatch_after_commit(row.organization_id, row.pk)
+    return created
+
+
+def _topic(event: CaseEvent) -> str:
+    if event.kind == "opened":
+        return OutboxTopic.CASE_CREATED
+    if event.kind == "status" and (event.data or {}).get("to") == "closed":
+        return OutboxTopic.CASE_CLOSED
+    return OutboxTopic.CASE_UPDATED
 
 
 def case_payload(case: Case, event: CaseEvent | None = None) -> dict[str, Any]:

@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('responses', '0001_initial'),
+        ("responses", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='outboxevent',
-            name='topic',
-            field=models.CharField(choices=[('response.created', 'response created'), ('response.updated', 'response updated'), ('response.completed', 'response completed'), ('case.created', 'case created'), ('case.updated', 'case updated'), ('case.closed', 'case closed')], max_length=40, verbose_name='topic'),
+            model_name="outboxevent",
+            name="topic",
+            field=models.CharField(
+                choices=[
+                    ("response.created", "response created"),
+                    ("response.updated", "response updated"),
+                    ("response.completed", "response completed"),
+                    ("case.created", "case created"),
+                    ("case.updated", "case updated"),
+                    ("case.closed", "case closed"),
+                ],
+                max_length=40,
+                verbose_name="topic",
+            ),
         ),
     ]

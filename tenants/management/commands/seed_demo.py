@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from closedloop.demo import DemoCases, seed_cases
 from contacts.demo import seed_contacts
 from responses.demo import DemoLinks, seed_responses
 from surveys.demo import seed_surveys
@@ -56,6 +57,7 @@ class Command(BaseCommand):
                 seed_surveys(demo)
                 seed_distribution(demo)
                 links = seed_responses(demo)
+                cases = seed_cases(demo)
             # A second organization shows the switcher and proves the data stays apart.
             other = self._organization(
                 "demo-services", "Demo Services AG", users["admin@demo.example"]
@@ -72,6 +74,14 @@ class Command(BaseCommand):
             )
         )
         self._print_links(links)
+        self._print_cases(cases)
+
+    def _print_cases(self, cases: DemoCases) -> None:
+        self.stdout.write(
+            f"Case inbox: {cases.inbox_url}  ({cases.open_cases} open, {cases.overdue} overdue, "
+            f"{cases.waiting} waiting on the customer; sign in as {cases.owner_login}, "
+            "or lead@demo.example for the team lead's view)"
+        )
 
     def _print_links(self, links: DemoLinks) -> None:
         if links.invitation_url:
