@@ -129,7 +129,9 @@ class EscalationStep(TenantModel):
 
     policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="steps")
     target = models.CharField(_("target"), max_length=20, choices=SlaTarget.choices)
-    at_percent = models.PositiveSmallIntegerField(_("at this percentage of the time"), null=True, blank=True)
+    at_percent = models.PositiveSmallIntegerField(
+        _("at this percentage of the time"), null=True, blank=True
+    )
     after_due_minutes = models.PositiveIntegerField(
         _("minutes after the due time"), null=True, blank=True
     )
