@@ -32,6 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
@@ -164,7 +165,13 @@ CAUSES_BY_WORD = [
 def seed_cases(organization: Organization, *, now: datetime | None = None) -> DemoCases:
     """Route the demo's responses into cases with stories; what to show (see module)."""
     now = now or timezone.now()
-    with tenant_context(organization), translation.override(organization.default_language):
+    # One transaction: its outbox events and notification emails reach the workers as a
+    # few tasks after commit, not hundreds.
+    with (
+        transaction.atomic(),
+        tenant_context(organization),
+        translation.override(organization.default_language),
+    ):
         closedloop_defaults_create(language=organization.default_language)
         _demo_rules()
         _business_hours(now)
