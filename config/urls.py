@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("responses.urls")),
     path("", include("closedloop.urls_public")),
     path("", include("closedloop.urls")),
+    path("", include("metrics.urls")),
     path("", include("surveys.urls")),
     path("", include("integrations.urls")),
     path("", include("contacts.urls")),

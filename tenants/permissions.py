@@ -49,6 +49,11 @@ class Capability(enum.StrEnum):
     CASES_VIEW_ALL = "cases.view_all"
     CASES_ASSIGN = "cases.assign"
     CLOSEDLOOP_MANAGE = "closedloop.manage"
+    # The dashboard: read it, export what it shows (personal data), set up its themes,
+    # segments and digest.
+    METRICS_VIEW = "metrics.view"
+    METRICS_EXPORT = "metrics.export"
+    METRICS_MANAGE = "metrics.manage"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
@@ -72,6 +77,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.CASES_VIEW_ALL,
             Capability.CASES_ASSIGN,
             Capability.CLOSEDLOOP_MANAGE,
+            Capability.METRICS_VIEW,
+            Capability.METRICS_EXPORT,
+            Capability.METRICS_MANAGE,
         }
     ),
     # Case owners look up the customers they call back, but do not edit them.
@@ -88,6 +96,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             # Their own cases, their teams' and unassigned ones; team leads also assign
             # within their teams (checked per team, not by role).
             Capability.CASES_WORK,
+            Capability.METRICS_VIEW,
         }
     ),
     Role.VIEWER: frozenset(
@@ -96,6 +105,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.JOURNEYS_VIEW,
             Capability.SURVEYS_VIEW,
             Capability.RESPONSES_VIEW,
+            Capability.METRICS_VIEW,
         }
     ),
 }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import factory
@@ -27,6 +28,15 @@ from closedloop.models import (
 )
 from contacts.models import ConsentEvent, Contact, ContactImport
 from contacts.services import contact_import_upload
+from metrics.models import (
+    DailyRollup,
+    DigestDelivery,
+    DigestSubscription,
+    ExportJob,
+    ResponseTheme,
+    SegmentAttribute,
+    Theme,
+)
 from responses.models import OutboxEvent, Response
 from surveys.models import (
     DistributionRule,
@@ -439,6 +449,60 @@ def case_follow_up_factory(**kwargs: Any) -> CaseFollowUp:
     return _case_child(CaseFollowUp, **kwargs)
 
 
+def daily_rollup_factory(**kwargs: Any) -> DailyRollup:
+    version = published_survey()
+    survey = version.survey
+    kwargs.setdefault("day", timezone.localdate())
+    kwargs.setdefault("channel", "email")
+    kwargs.setdefault("language", "en")
+    kwargs.setdefault("responses", 1)
+    kwargs.setdefault("nps_9", 1)
+    return DailyRollup.objects.create(
+        journey_id=survey.touchpoint.journey_id,
+        touchpoint_id=survey.touchpoint_id,
+        survey=survey,
+        **kwargs,
+    )
+
+
+def segment_attribute_factory(**kwargs: Any) -> SegmentAttribute:
+    kwargs.setdefault("key", f"segment{SegmentAttribute.objects.count() + 1}")
+    return SegmentAttribute.objects.create(**kwargs)
+
+
+def theme_factory(**kwargs: Any) -> Theme:
+    kwargs.setdefault("name", f"Theme {Theme.objects.count() + 1}")
+    kwargs.setdefault("keywords", ["deliver", "liefer"])
+    return Theme.objects.create(**kwargs)
+
+
+def response_theme_factory(**kwargs: Any) -> ResponseTheme:
+    response = kwargs.pop("response", None) or response_factory()
+    theme = kwargs.pop("theme", None) or theme_factory()
+    return ResponseTheme.objects.create(
+        response=response, theme=theme, responded_at=response.responded_at, **kwargs
+    )
+
+
+def export_job_factory(**kwargs: Any) -> ExportJob:
+    kwargs.setdefault("requested_by", MembershipFactory(role="cx_manager").user)
+    kwargs.setdefault("kind", "responses")
+    kwargs.setdefault("format", "csv")
+    kwargs.setdefault("language", "en")
+    return ExportJob.objects.create(**kwargs)
+
+
+def digest_delivery_factory(**kwargs: Any) -> DigestDelivery:
+    kwargs.setdefault("user", MembershipFactory(role="cx_manager").user)
+    kwargs.setdefault("week", date(2026, 11, 16))
+    return DigestDelivery.objects.create(**kwargs)
+
+
+def digest_subscription_factory(**kwargs: Any) -> DigestSubscription:
+    kwargs.setdefault("user", MembershipFactory(role="cx_manager").user)
+    return DigestSubscription.objects.create(**kwargs)
+
+
 # Every concrete tenant model needs an entry: the isolation census fails on a model that
 # has none, so a new model cannot skip the isolation tests.
 TENANT_FACTORIES: dict[type, Any] = {
@@ -476,4 +540,11 @@ TENANT_FACTORIES: dict[type, Any] = {
     Notification: notification_factory,
     CaseMessage: case_message_factory,
     CaseFollowUp: case_follow_up_factory,
+    DailyRollup: daily_rollup_factory,
+    SegmentAttribute: segment_attribute_factory,
+    Theme: theme_factory,
+    ResponseTheme: response_theme_factory,
+    ExportJob: export_job_factory,
+    DigestDelivery: digest_delivery_factory,
+    DigestSubscription: digest_subscription_factory,
 }

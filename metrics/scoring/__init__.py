@@ -5,7 +5,7 @@ computed from aggregated counts (a histogram, or n / sum / sum of squares), neve
 rows: selectors aggregate in SQL or read rollups, then call these functions. Pure Python
 (standard library only), no database access, no Django imports.
 
-Conventions (see ``docs/metrics.md`` for the formulas and a worked example):
+Conventions (see ``docs/metrics/scoring.md`` for the formulas and a worked example):
 
 - Every result carries ``n`` and ``small_sample`` (``n`` below
   :data:`SMALL_SAMPLE_THRESHOLD`, or below the per-call ``small_sample_threshold``).

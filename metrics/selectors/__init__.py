@@ -1,0 +1,1 @@
+"""Reads of the metrics app: filters, score aggregates (from the rollup) and labels."""

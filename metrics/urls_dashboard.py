@@ -1,0 +1,5 @@
+"""Dashboard URLs (dashboard)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

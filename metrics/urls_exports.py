@@ -1,0 +1,5 @@
+"""Dashboard URLs (exports)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""Dashboard URLs (insights)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""Dashboard URLs (kpis)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
