@@ -24,7 +24,7 @@ RUN pip install --upgrade pip \
 
 # The code stays owned by root (read-only for the app); only var/ is writable.
 COPY . .
-RUN mkdir -p /app/var/beat /app/var/outbox \
+RUN mkdir -p /app/var/beat /app/var/outbox /app/var/media \
  && chown -R app:app /app/var
 
 USER app

@@ -73,9 +73,27 @@ app.conf.update(
             "schedule": 60,
             "options": {"expires": 90},
         },
+        # Dashboard exports: jobs a missing broker or a dead worker left behind, and
+        # downloads past their 7 days.
+        "metrics-export-jobs-requeue": {
+            "task": "metrics.export_jobs_requeue_task",
+            "schedule": 15 * 60,
+            "options": {"expires": 22 * 60},
+        },
+        "metrics-export-files-expire": {
+            "task": "metrics.export_files_expire_task",
+            "schedule": 24 * 60 * 60,
+            "options": {"expires": 36 * 60 * 60},
+        },
         # Recurring relationship surveys: plan the next day's invitations.
         "surveys-recurring-dispatch": {
             "task": "surveys.recurring_dispatch_task",
+            "schedule": 60 * 60,
+            "options": {"expires": 90 * 60},
+        },
+        # The weekly dashboard digest: each organization from Monday 07:00 local time.
+        "metrics-digest-send-due": {
+            "task": "metrics.digest_send_due_task",
             "schedule": 60 * 60,
             "options": {"expires": 90 * 60},
         },

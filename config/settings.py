@@ -186,6 +186,12 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js comes from the installed plotly package (vendor/plotly/plotly.min.js).
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "metrics.staticfiles.PlotlyFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -233,6 +239,11 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 # Only for tests and benchmarks against a local Twilio-compatible endpoint.
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 TWILIO_TIMEOUT_SECONDS = env.int("TWILIO_TIMEOUT_SECONDS", default=10)
+
+# --- Dashboard exports -------------------------------------------------------------------
+# Exports up to this many rows download at once; larger ones are built by a worker and
+# emailed as a link (files in the default storage, MEDIA_ROOT, kept 7 days).
+METRICS_EXPORT_SYNC_MAX_ROWS = env.int("METRICS_EXPORT_SYNC_MAX_ROWS", default=5000)
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -85,7 +85,7 @@ class DashboardFilterForm(forms.Form):
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     end = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     grain = forms.ChoiceField(
         label=_("Trend by"), required=False, choices=list(GRAIN_LABELS.items())

@@ -1,7 +1,8 @@
 """Demo responses and answerable links (idempotent; called by ``manage.py seed_demo``).
 
-* Three months of answers to every active survey, spread over channels, languages and
-  scores, through the submit service (scored and stamped like real ones).
+* A year of answers to the demo surveys with their invitations, trends and comments
+  (``responses.demo_history``): the part older than five weeks bulk-inserted, scored like
+  submitted ones; the last five weeks through the submit service.
 * Open links on every active survey; the widget on the online-shop survey, allowed on
   the demo shop's origin (``DEMO_SHOP_ORIGIN``).
 * An open email invitation and an open SMS invitation to the NPS survey, so a sample
@@ -13,7 +14,6 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.urls import reverse
@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from contacts.models import ConsentAction, ConsentSource, Contact
 from contacts.services import consent_record, contact_create
-from responses.models import Response
+from responses.demo_history import seed_history
 from responses.selectors import survey_public_id_forget
 from responses.services import response_submit
 from surveys.models import Survey, SurveyStatus, SurveyVersion, TouchpointProcess
@@ -34,8 +34,6 @@ from tenants.models import Organization
 from tenants.services import SYSTEM
 
 DEMO_SHOP_ORIGIN = os.environ.get("DEMO_SHOP_ORIGIN", "http://127.0.0.1:8001")
-HISTORY_DAYS = 90
-PER_SURVEY = 60
 NPS_SURVEY_NAME = "Relationship NPS at renewal"
 
 COMMENTS = {
@@ -99,26 +97,6 @@ def _answers(version: SurveyVersion, rng: random.Random, language: str) -> dict[
         elif qtype == TEXT and rng.random() < 0.7:
             answers[qid] = rng.choice(COMMENTS[group][language])
     return answers
-
-
-def _history(survey: Survey, version: SurveyVersion, contacts: list[Contact]) -> None:
-    rng = random.Random(survey.pk)  # noqa: S311 - demo data, not security
-    now = timezone.now()
-    channels = ["email", "email", "sms", "link", "widget"]
-    for index in range(PER_SURVEY):
-        contact = rng.choice(contacts) if contacts and rng.random() < 0.6 else None
-        language = (contact.language if contact else "") or rng.choice(["de", "de", "en"])
-        language = language if language in version.languages else version.default_language
-        response_submit(
-            version=version,
-            channel=rng.choice(channels),
-            language=language,
-            answers=_answers(version, rng, language),
-            contact=contact,
-            idempotency_key=f"demo:{survey.pk}:{index}",
-            responded_at=now - timedelta(minutes=rng.randint(30, HISTORY_DAYS * 24 * 60)),
-            metadata={"demo": True},
-        )
 
 
 def _contact(
@@ -208,17 +186,7 @@ def seed_responses(organization: Organization) -> DemoLinks:
                 allowed_origins=[DEMO_SHOP_ORIGIN] if widget else survey.allowed_origins,
             )
         survey_public_id_forget([survey.public_id for survey in active])
-        contacts = list(Contact.objects.order_by("id")[:40])
-        if not Response.objects.filter(metadata__demo=True).exists():
-            for survey in active:
-                version = (
-                    SurveyVersion.objects.filter(survey=survey, published_at__isnull=False)
-                    .select_related("survey__touchpoint")
-                    .order_by("-number")
-                    .first()
-                )
-                if version is not None:
-                    _history(survey, version, contacts)
+        seed_history(organization, active)
         _answer_answered_invitations()
         nps = Survey.objects.filter(name=NPS_SURVEY_NAME, status=SurveyStatus.ACTIVE).first()
         if nps is None:

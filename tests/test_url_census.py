@@ -48,12 +48,15 @@ from tests.factories import (
     case_factory,
     contact_import_factory,
     escalation_step_factory,
+    export_job_factory,
     message_template_factory,
     response_factory,
     root_cause_factory,
     routing_rule_factory,
+    segment_attribute_factory,
     sla_policy_factory,
     survey_with_draft,
+    theme_factory,
 )
 
 # Routes anyone may reach, each with the reason it is safe.
@@ -85,6 +88,29 @@ PUBLIC_ROUTES = {
 }
 PUBLIC_PREFIXES = ("admin/",)  # Django admin: staff only, narrowed by TenantAdmin
 API_PUBLIC = {"api/v1/schema/", "api/v1/docs/", "api/v1/redoc/"}
+
+
+def _export_job() -> Any:
+    """A ready export of the organization's first admin: only the member who asked may
+    download an export, and only while it is ready (one small file shared by all runs)."""
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    name = "exports/census/census.csv"
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(b"id\n"))
+    admin = Membership.objects.filter(role=Role.ADMIN).order_by("pk").first()
+    assert admin is not None
+    return export_job_factory(
+        requested_by=admin.user,
+        status="ready",
+        rows=0,
+        file=name,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
 
 
 def _case_number() -> SimpleNamespace:
@@ -121,6 +147,12 @@ OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
     "template_id": message_template_factory,
     # Not a row id: the number of a case (closedloop:case-detail and its actions).
     "number": _case_number,
+    # Dashboard theme taxonomy (metrics:theme-edit and its actions).
+    "theme_id": theme_factory,
+    # Dashboard segment attributes (metrics:segment-attribute-edit, -move, -delete).
+    "segment_id": segment_attribute_factory,
+    # Dashboard export jobs (metrics:export-download), requested by the admin.
+    "export_id": _export_job,
     # Not a row: an import report kept in the cache under the organization's id.
     "report_id": lambda: SimpleNamespace(
         pk=import_report_store(report=ImportReport("census.csv", 0, "Census", 1))

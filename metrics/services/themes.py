@@ -1,8 +1,9 @@
 """Themes: the organization's keyword taxonomy tags comments automatically.
 
-A keyword matches at the start of a word, case-insensitively and ignoring accents'
-case folding ("liefer" finds "Lieferung", "deliver" finds "Delivery", not
-"undelivered"); a keyword of several words matches the phrase. Tagging is idempotent:
+A keyword matches at the start of a word, case-insensitively (case folding: "liefer"
+finds "Lieferung", "deliver" finds "Delivery", not "undelivered"); a keyword of several
+words matches the phrase. A keyword in double quotes matches the whole word only
+(``"app"`` finds "app" and "App", not "apply" or "appreciate"). Tagging is idempotent:
 a response's ``ResponseTheme`` rows are made equal to what its comment mentions now.
 """
 
@@ -18,6 +19,7 @@ from metrics.models import ResponseTheme, Theme
 from responses.models import Response
 
 RETAG_BATCH = 2000
+QUOTE = '"'
 
 
 def normalize_keywords(keywords: Iterable[str]) -> list[str]:
@@ -25,9 +27,35 @@ def normalize_keywords(keywords: Iterable[str]) -> list[str]:
     seen: list[str] = []
     for keyword in keywords:
         text = " ".join(str(keyword).split()).casefold()
+        if is_whole_word(text):
+            inner = " ".join(text[1:-1].split())
+            text = f"{QUOTE}{inner}{QUOTE}" if inner else ""
         if text and text not in seen:
             seen.append(text)
     return seen
+
+
+def is_whole_word(keyword: str) -> bool:
+    """``"app"``: the keyword matches whole words only."""
+    return len(keyword) >= 2 and keyword.startswith(QUOTE) and keyword.endswith(QUOTE)
+
+
+def keyword_text(keyword: str) -> str:
+    """The words of a keyword, without the quotes of a whole-word keyword."""
+    return keyword[1:-1] if is_whole_word(keyword) else keyword
+
+
+def keywords_regex(keywords: Iterable[str]) -> str:
+    """The regular expression (for case-folded text) that finds any of the keywords;
+    "" when there is none."""
+    alternatives = []
+    for keyword in normalize_keywords(keywords):
+        words = keyword_text(keyword).split()
+        phrase = r"\s+".join(map(re.escape, words))
+        alternatives.append(phrase + r"(?!\w)" if is_whole_word(keyword) else phrase)
+    if not alternatives:
+        return ""
+    return rf"(?<!\w)(?:{'|'.join(alternatives)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +69,22 @@ class ThemeMatcher:
         return {theme_id for theme_id, pattern in self.patterns if pattern.search(folded)}
 
 
+def matcher_for(themes: Iterable[tuple[int, Sequence[str]]]) -> ThemeMatcher:
+    """A matcher for ``(theme id, keywords)`` pairs (a theme without keywords never
+    matches)."""
+    patterns = []
+    for theme_id, keywords in themes:
+        regex = keywords_regex(keywords or [])
+        if regex:
+            patterns.append((theme_id, re.compile(regex)))
+    return ThemeMatcher(patterns=tuple(patterns))
+
+
 def theme_matcher(themes: Sequence[Theme] | None = None) -> ThemeMatcher:
     """A matcher for the current organization's active themes (or the given ones)."""
     if themes is None:
         themes = list(Theme.objects.filter(archived=False))
-    patterns = []
-    for theme in themes:
-        keywords = normalize_keywords(theme.keywords or [])
-        if not keywords:
-            continue
-        alternatives = "|".join(r"\s+".join(map(re.escape, k.split())) for k in keywords)
-        patterns.append((theme.pk, re.compile(rf"(?<!\w)(?:{alternatives})")))
-    return ThemeMatcher(patterns=tuple(patterns))
+    return matcher_for((theme.pk, theme.keywords or []) for theme in themes)
 
 
 def response_tag(*, response: Response, matcher: ThemeMatcher | None = None) -> set[int]:
@@ -80,10 +112,16 @@ def response_tag(*, response: Response, matcher: ThemeMatcher | None = None) -> 
 
 def themes_retag() -> int:
     """Re-tag every comment of the current organization (after the taxonomy changed);
-    returns the number of taggings. Runs as a task; one transaction."""
-    matcher = theme_matcher()
+    returns the number of taggings. Runs as a task; one transaction.
+
+    The organization's theme rows are locked first, so two re-tags (two quick edits)
+    run one after the other and the second reads the newest keywords. A comment that
+    the outbox tags meanwhile keeps its row (conflicts are skipped).
+    """
     count = 0
     with transaction.atomic():
+        list(Theme.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+        matcher = theme_matcher()
         ResponseTheme.objects.all().delete()
         batch: list[ResponseTheme] = []
         comments = (
@@ -98,9 +136,9 @@ def themes_retag() -> int:
                     ResponseTheme(response_id=pk, theme_id=theme_id, responded_at=responded_at)
                 )
             if len(batch) >= RETAG_BATCH:
-                ResponseTheme.objects.bulk_create(batch)
+                ResponseTheme.objects.bulk_create(batch, ignore_conflicts=True)
                 count += len(batch)
                 batch = []
-        ResponseTheme.objects.bulk_create(batch)
+        ResponseTheme.objects.bulk_create(batch, ignore_conflicts=True)
         count += len(batch)
     return count

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from closedloop.demo import DemoCases, seed_cases
 from contacts.demo import seed_contacts
+from metrics.demo import DemoMetrics, seed_metrics
 from responses.demo import DemoLinks, seed_responses
 from surveys.demo import seed_surveys
 from surveys.demo_distribution import seed_distribution
@@ -58,6 +59,7 @@ class Command(BaseCommand):
                 seed_distribution(demo)
                 links = seed_responses(demo)
                 cases = seed_cases(demo)
+                metrics = seed_metrics(demo)
             # A second organization shows the switcher and proves the data stays apart.
             other = self._organization(
                 "demo-services", "Demo Services AG", users["admin@demo.example"]
@@ -75,6 +77,13 @@ class Command(BaseCommand):
         )
         self._print_links(links)
         self._print_cases(cases)
+        self._print_metrics(metrics)
+
+    def _print_metrics(self, metrics: DemoMetrics) -> None:
+        self.stdout.write(
+            f"Dashboard: {metrics.dashboard_url}  ({metrics.responses:,} responses over the "
+            "last year)"
+        )
 
     def _print_cases(self, cases: DemoCases) -> None:
         self.stdout.write(
