@@ -328,6 +328,12 @@ class Invitation(TenantModel):
             models.Index(
                 fields=["organization", "status", "-created_at"], name="invitation_org_status"
             ),
+            # Response rates of the dashboard: the invitations sent in a period.
+            models.Index(
+                fields=["organization", "sent_at"],
+                condition=Q(sent_at__isnull=False),
+                name="invitation_sent",
+            ),
             models.Index(
                 fields=["organization", "recurring", "contact", "-send_at"],
                 name="invitation_recurring",
