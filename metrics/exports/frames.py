@@ -30,6 +30,7 @@ from metrics.models import ExportKind, ResponseTheme
 from metrics.selectors.filters import DashboardFilters
 from responses.models import NpsGroup, Response, ResponseChannel, ResponseStatus
 from surveys.models import SurveyVersion
+from surveys.rendering import survey_text
 from surveys.schema import CHOICE_TYPES, MULTIPLE_CHOICE, QUESTION_TYPES, SCALE_TYPES
 
 CHUNK_SIZE = 2000
@@ -160,20 +161,6 @@ def _frame(
 # --- Responses -----------------------------------------------------------------------
 
 
-def _text(texts: Any, language: str, fallback: str) -> str:
-    """A text of the schema in ``language``, else the default language, else any."""
-    if not isinstance(texts, dict):
-        return ""
-    for code in (language, fallback):
-        value = texts.get(code)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    for value in texts.values():
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
-
-
 @dataclass(slots=True)
 class QuestionColumn:
     """One question of one survey (all its versions): a column of the export."""
@@ -223,6 +210,7 @@ def question_columns(version_ids: list[int], language: str) -> list[QuestionColu
                 continue
             qid = str(question.get("id", ""))
             key = (version["survey_id"], qid)
+            fallback = version["default_language"]
             column = columns.get(key)
             if column is None:
                 column = columns[key] = QuestionColumn(
@@ -231,11 +219,11 @@ def question_columns(version_ids: list[int], language: str) -> list[QuestionColu
                     survey_name=version["survey__name"],
                     question_id=qid,
                     type=str(question["type"]),
-                    label=_text(question.get("text"), language, version["default_language"]) or qid,
+                    label=survey_text(question.get("text"), language, fallback) or qid,
                 )
             for option in question.get("options") or []:
                 if isinstance(option, dict) and str(option.get("id")) not in column.options:
-                    label = _text(option.get("label"), language, version["default_language"])
+                    label = survey_text(option.get("label"), language, fallback)
                     column.options[str(option.get("id"))] = label or str(option.get("id"))
     return list(columns.values())
 
