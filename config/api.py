@@ -10,6 +10,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from metrics.api import MetricsBreakdownView, MetricsScoresView, MetricsTrendView
 from tenants.api import OrganizationView
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -59,6 +60,9 @@ app_name = "api"
 
 urlpatterns = [
     path("organization/", OrganizationView.as_view(), name="organization"),
+    path("metrics/scores/", MetricsScoresView.as_view(), name="metrics-scores"),
+    path("metrics/trend/", MetricsTrendView.as_view(), name="metrics-trend"),
+    path("metrics/breakdown/", MetricsBreakdownView.as_view(), name="metrics-breakdown"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

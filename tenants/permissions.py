@@ -145,6 +145,7 @@ def capability_required(capability: Capability) -> Callable[[ViewFunc], ViewFunc
 
 API_SCOPES: dict[str, Any] = {
     "organization:read": _("Read the organization's profile."),
+    "metrics:read": _("Read the dashboard's scores, trends and breakdowns."),
 }
 
 
