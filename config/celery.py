@@ -42,6 +42,12 @@ app.conf.update(
             "schedule": 24 * 60 * 60,
             "options": {"expires": 36 * 60 * 60},
         },
+        # API answers kept for Idempotency-Key retries: 24 hours.
+        "tenants-idempotency-keys-expire": {
+            "task": "tenants.idempotency_keys_expire_task",
+            "schedule": 60 * 60,
+            "options": {"expires": 90 * 60},
+        },
         # Due invitations, reminders and expiries: time lives in the database.
         "surveys-invitation-dispatch-due": {
             "task": "surveys.invitation_dispatch_due_task",

@@ -254,7 +254,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
 }
+# Requests per API key and window ("<n>/<s|min|hour|day>"), counted in the cache (Redis
+# in production, so all web processes share it).
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Feedback platform API",
     "DESCRIPTION": (
@@ -267,6 +271,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_schema.add_problem_responses",
+    ],
 }
 
 # --- Security ----------------------------------------------------------------------------

@@ -185,6 +185,10 @@ class OutboxTopic(models.TextChoices):
     CASE_CREATED = "case.created", _("case created")
     CASE_UPDATED = "case.updated", _("case updated")
     CASE_CLOSED = "case.closed", _("case closed")
+    # Published by contacts (consent withdrawn) and distribution (a hard bounce), for
+    # the outbound webhooks.
+    CONTACT_OPTED_OUT = "contact.opted_out", _("contact opted out")
+    INVITATION_BOUNCED = "invitation.bounced", _("invitation bounced")
 
 
 class OutboxEvent(TenantModel):

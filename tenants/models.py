@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -258,3 +259,37 @@ class AuditLog(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.object_type} {self.object_repr}"
+
+
+class IdempotencyKey(TenantModel):
+    """One ``Idempotency-Key`` of an API key: the first request's answer, replayed to
+    every retry with the same key, so a POST sent twice has one effect.
+
+    The row is inserted in the same transaction as the request's own writes: a
+    concurrent retry waits on the unique constraint and then replays the answer; a
+    request that fails with a server error rolls the row back, so the client may retry.
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    # SHA-256 of method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "api_key", "key"], name="idempotency_unique_key"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"

@@ -143,9 +143,23 @@ def capability_required(capability: Capability) -> Callable[[ViewFunc], ViewFunc
 
 # --- API key scopes -------------------------------------------------------------------
 
+# Scopes per resource and access; a key gets only what its integration needs.
 API_SCOPES: dict[str, Any] = {
     "organization:read": _("Read the organization's profile."),
+    "contacts:read": _("Read contacts and export a contact's data."),
+    "contacts:write": _("Create and update contacts, also in bulk."),
+    "contacts:erase": _("Erase a contact (GDPR): anonymises their responses."),
+    "events:write": _("Send CRM events that trigger surveys."),
+    "invitations:read": _("Read invitations and their status history."),
+    "invitations:write": _("Create invitations directly."),
+    "surveys:read": _("Read surveys, journeys and touchpoints."),
+    "responses:read": _("Read responses."),
+    "responses:write": _("Create responses collected elsewhere."),
+    "cases:read": _("Read cases and their timelines."),
+    "cases:write": _("Change a case's status or assignee and add notes."),
     "metrics:read": _("Read the dashboard's scores, trends and breakdowns."),
+    "webhooks:read": _("Read webhook endpoints and their deliveries."),
+    "webhooks:write": _("Create, change, delete webhook endpoints and redeliver."),
 }
 
 

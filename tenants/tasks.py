@@ -37,3 +37,11 @@ class TenantTask(Task):
 def session_clear_expired_task() -> None:
     """Delete expired sign-in sessions (Django keeps them until told)."""
     call_command("clearsessions")
+
+
+@shared_task(name="tenants.idempotency_keys_expire_task", ignore_result=True)
+def idempotency_keys_expire_task() -> None:
+    """Forget stored API answers after 24 hours."""
+    from tenants.api import idempotency_keys_expire
+
+    idempotency_keys_expire()

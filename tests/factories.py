@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -28,6 +29,13 @@ from closedloop.models import (
 )
 from contacts.models import ConsentEvent, Contact, ContactImport
 from contacts.services import contact_import_upload
+from integrations.models import (
+    AlertChannel,
+    AlertDelivery,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from metrics.models import (
     DailyRollup,
     DigestDelivery,
@@ -52,7 +60,16 @@ from surveys.models import (
 )
 from surveys.services import survey_create_from_template
 from surveys.services.distribution import new_token
-from tenants.models import ApiKey, AuditLog, Membership, Organization, Role, Team, TeamMember
+from tenants.models import (
+    ApiKey,
+    AuditLog,
+    IdempotencyKey,
+    Membership,
+    Organization,
+    Role,
+    Team,
+    TeamMember,
+)
 from tenants.permissions import API_SCOPES
 from tenants.services import SYSTEM, api_key_create
 
@@ -503,6 +520,53 @@ def digest_subscription_factory(**kwargs: Any) -> DigestSubscription:
     return DigestSubscription.objects.create(**kwargs)
 
 
+def idempotency_key_factory(**kwargs: Any) -> IdempotencyKey:
+    kwargs.setdefault("api_key", api_key_factory())
+    kwargs.setdefault("key", str(uuid.uuid4()))
+    kwargs.setdefault("method", "POST")
+    kwargs.setdefault("path", "/api/v1/contacts/")
+    kwargs.setdefault("fingerprint", "0" * 64)
+    kwargs.setdefault("status_code", 201)
+    kwargs.setdefault("response_body", {"id": 1})
+    return IdempotencyKey.objects.create(**kwargs)
+
+
+def webhook_endpoint_factory(**kwargs: Any) -> WebhookEndpoint:
+    kwargs.setdefault("url", "https://crm.example.com/hooks/feedback")
+    kwargs.setdefault("secret", "whsec_" + uuid.uuid4().hex)
+    kwargs.setdefault("events", ["response.completed", "case.created"])
+    return WebhookEndpoint.objects.create(**kwargs)
+
+
+def webhook_delivery_factory(**kwargs: Any) -> WebhookDelivery:
+    kwargs.setdefault("endpoint", webhook_endpoint_factory())
+    kwargs.setdefault("topic", "case.created")
+    kwargs.setdefault("payload", {"type": "case.created", "data": {}})
+    return WebhookDelivery.objects.create(**kwargs)
+
+
+def webhook_attempt_factory(**kwargs: Any) -> WebhookAttempt:
+    kwargs.setdefault("delivery", webhook_delivery_factory())
+    kwargs.setdefault("status_code", 500)
+    kwargs.setdefault("latency_ms", 12)
+    return WebhookAttempt.objects.create(**kwargs)
+
+
+def alert_channel_factory(**kwargs: Any) -> AlertChannel:
+    kwargs.setdefault("name", "CX alerts")
+    kwargs.setdefault("kind", "slack")
+    kwargs.setdefault("url", "https://hooks.slack.com/services/T000/B000/XXXX")
+    kwargs.setdefault("triggers", ["high_priority_case", "sla_breach"])
+    return AlertChannel.objects.create(**kwargs)
+
+
+def alert_delivery_factory(**kwargs: Any) -> AlertDelivery:
+    kwargs.setdefault("channel", alert_channel_factory())
+    kwargs.setdefault("trigger", "high_priority_case")
+    kwargs.setdefault("dedupe_key", f"high_priority_case:{uuid.uuid4().hex}")
+    return AlertDelivery.objects.create(**kwargs)
+
+
 # Every concrete tenant model needs an entry: the isolation census fails on a model that
 # has none, so a new model cannot skip the isolation tests.
 TENANT_FACTORIES: dict[type, Any] = {
@@ -547,4 +611,10 @@ TENANT_FACTORIES: dict[type, Any] = {
     ExportJob: export_job_factory,
     DigestDelivery: digest_delivery_factory,
     DigestSubscription: digest_subscription_factory,
+    IdempotencyKey: idempotency_key_factory,
+    WebhookEndpoint: webhook_endpoint_factory,
+    WebhookDelivery: webhook_delivery_factory,
+    WebhookAttempt: webhook_attempt_factory,
+    AlertChannel: alert_channel_factory,
+    AlertDelivery: alert_delivery_factory,
 }
