@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -60,6 +60,12 @@ app_name = "api"
 
 urlpatterns = [
     path("organization/", OrganizationView.as_view(), name="organization"),
+    # Each app owns its routes (and their names, inside the ``api`` namespace).
+    path("", include("contacts.api_urls")),
+    path("", include("surveys.api_urls")),
+    path("", include("responses.api_urls")),
+    path("", include("closedloop.api_urls")),
+    path("", include("integrations.api_urls")),
     path("metrics/scores/", MetricsScoresView.as_view(), name="metrics-scores"),
     path("metrics/trend/", MetricsTrendView.as_view(), name="metrics-trend"),
     path("metrics/breakdown/", MetricsBreakdownView.as_view(), name="metrics-breakdown"),

@@ -1,0 +1,7 @@
+"""Routes of the responses API under `/api/v1/` (included by `config.api`)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
