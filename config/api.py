@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -54,6 +56,16 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     response.data = problem
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: a URL under ``/api/`` that matches no route (``/api/v1/cases/x/``)
+    is a problem too, not the HTML page."""
+    if not request.path.startswith("/api/"):
+        return defaults.page_not_found(request, exception)
+    problem = {"type": "about:blank", "title": _TITLES[404], "status": 404}
+    problem |= {"detail": "No such resource.", "instance": request.path}
+    return JsonResponse(problem, status=404, content_type=PROBLEM_CONTENT_TYPE)
 
 
 app_name = "api"

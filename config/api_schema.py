@@ -1,7 +1,8 @@
 """OpenAPI post-processing: the error answers and headers every operation shares.
 
 Each operation gets the RFC 9457 problem responses it can produce (401, 403, 429
-always; 400 when it takes input; 404 when its path names an object; 409/422 for an
+always; 400 when it takes input; 404 when its path names an object or it takes a list
+cursor (DRF answers an unknown cursor with 404); 409/422 for an
 ``Idempotency-Key`` on POST), the ``Idempotency-Key`` request header on POST, and the
 ``RateLimit-*`` response headers, so a client generated from the schema knows them and
 schemathesis can check every answer against it.
@@ -34,6 +35,7 @@ _DESCRIPTIONS = {
     "401": "No API key, or an invalid or revoked one.",
     "403": "The API key lacks the scope for this request.",
     "404": "No such object in the key's organization.",
+    "404-cursor": "The `cursor` is not one of this list's `next`/`previous` cursors.",
     "409": "A request with the same Idempotency-Key is still running.",
     "422": "The Idempotency-Key was used for a different request.",
     "429": "Rate limit exceeded; retry after `Retry-After` seconds.",
@@ -55,9 +57,9 @@ IDEMPOTENCY_PARAMETER = {
 }
 
 
-def _problem_response(code: str) -> dict[str, Any]:
+def _problem_response(code: str, description: str | None = None) -> dict[str, Any]:
     return {
-        "description": _DESCRIPTIONS[code],
+        "description": description or _DESCRIPTIONS[code],
         "content": {
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
         },
@@ -75,7 +77,8 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
             codes = ["401", "403", "429"]
             if method in ("post", "put", "patch") or operation.get("parameters"):
                 codes.append("400")
-            if "{" in path:
+            parameter_names = {p.get("name") for p in operation.get("parameters", [])}
+            if "{" in path or "cursor" in parameter_names:
                 codes.append("404")
             if method == "post":
                 codes += ["409", "422"]
@@ -84,7 +87,10 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
                     parameters.append(IDEMPOTENCY_PARAMETER)
             responses = operation["responses"]
             for code in codes:
-                responses.setdefault(code, _problem_response(code))
+                description = None
+                if code == "404" and "{" not in path:
+                    description = _DESCRIPTIONS["404-cursor"]  # a list: only a bad cursor
+                responses.setdefault(code, _problem_response(code, description))
             for code, response in responses.items():
                 if code.startswith("2"):
                     headers = response.setdefault("headers", {})

@@ -25,6 +25,8 @@ app.conf.update(
         "closedloop.case_message_due_task": {"queue": "messages"},
         "closedloop.notification_email_send_task": {"queue": "messages"},
         "closedloop.escalation_sweep_task": {"queue": "sla"},
+        "integrations.alert_delivery_send_task": {"queue": "webhooks"},
+        "integrations.alert_deliveries_due_task": {"queue": "webhooks"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=False,
@@ -76,6 +78,13 @@ app.conf.update(
         # behind, and sends a stopped worker left unfinished (failed, never resent).
         "closedloop-case-message-due": {
             "task": "closedloop.case_message_due_task",
+            "schedule": 60,
+            "options": {"expires": 90},
+        },
+        # Slack/Teams alerts: retries that are due, what a missing broker left behind,
+        # and sends stuck in "sending" (a worker stopped during the call).
+        "integrations-alert-deliveries-due": {
+            "task": "integrations.alert_deliveries_due_task",
             "schedule": 60,
             "options": {"expires": 90},
         },

@@ -272,6 +272,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set where several fields share a name ("status").
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "closedloop.models.CaseStatus",
+        "CaseMessageStatusEnum": "closedloop.models.MessageStatus",
+        "SurveyStatusEnum": "surveys.models.SurveyStatus",
+        "ConsentStateEnum": "contacts.models.ConsentState",
+        "ConsentActionEnum": "contacts.models.ConsentAction",
+        "InvitationStatusEnum": "surveys.models_distribution.InvitationStatus",
+        "InvitationChannelEnum": "surveys.models_distribution.InvitationChannel",
+        "SuppressionReasonEnum": "surveys.models_distribution.SuppressionReason",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api_schema.add_problem_responses",

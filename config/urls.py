@@ -37,3 +37,6 @@ urlpatterns = [
     path("", include("contacts.urls")),
     path("", include("tenants.urls")),
 ]
+
+# The API's 404 is a problem (application/problem+json); pages keep templates/404.html.
+handler404 = "config.api.not_found"

@@ -224,6 +224,26 @@ class ConsentForm(forms.Form):
         return data
 
 
+class ContactEraseForm(forms.Form):
+    """Confirm a GDPR erasure by typing the contact's CRM id."""
+
+    confirm = forms.CharField(
+        label=_("CRM id of the contact"),
+        max_length=100,
+        help_text=_("Type the CRM id to confirm. The erasure cannot be undone."),
+    )
+
+    def __init__(self, *args: Any, contact: Contact, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.contact = contact
+
+    def clean_confirm(self) -> str:
+        value = str(self.cleaned_data.get("confirm", "")).strip()
+        if self.contact.erased_at is None and value != self.contact.crm_id:
+            raise ValidationError(_("This is not the contact's CRM id."))
+        return value
+
+
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),

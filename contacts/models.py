@@ -36,6 +36,7 @@ class ConsentSource(models.TextChoices):
     BOUNCE = "bounce", _("Bounce")
     COMPLAINT = "complaint", _("Complaint")
     STAFF = "staff", _("Staff")
+    ERASURE = "erasure", _("Erasure (GDPR)")
 
 
 class ConsentState(models.TextChoices):
@@ -76,6 +77,9 @@ class Contact(TenantModel):
     )
     attributes = models.JSONField(_("CRM attributes"), default=dict, blank=True)
     last_surveyed_at = models.DateTimeField(_("last surveyed"), null=True, blank=True)
+    # Set once by ``contact_erase`` (GDPR): the row is a tombstone without personal data,
+    # and the contact is never surveyed again.
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +105,10 @@ class Contact(TenantModel):
     @property
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
 
 class AppendOnly(RuntimeError):

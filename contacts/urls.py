@@ -35,6 +35,16 @@ urlpatterns = [
         views.consent_export_json,
         name="consent-export-json",
     ),
+    path(
+        "o/<slug:org_slug>/contacts/<int:contact_id>/export.json",
+        views.contact_export_json,
+        name="contact-export-json",
+    ),
+    path(
+        "o/<slug:org_slug>/contacts/<int:contact_id>/erase/",
+        views.contact_erase_view,
+        name="contact-erase",
+    ),
     path("o/<slug:org_slug>/contacts/imports/", views.import_list_view, name="import-list"),
     path(
         "o/<slug:org_slug>/contacts/imports/new/",

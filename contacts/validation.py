@@ -109,7 +109,9 @@ def _phone_e164_cached(value: str, region: str) -> str | None:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # What ``format_number(number, E164)`` returns for a valid number, without its
+    # per-call metadata lookups (a third of the cost of a bulk upsert's phone column).
+    return f"+{number.country_code}{phonenumbers.national_significant_number(number)}"
 
 
 def _phone_e164(value: str, region: str) -> str:

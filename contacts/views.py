@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.forms import (
     ConsentForm,
+    ContactEraseForm,
     ContactFilterForm,
     ContactForm,
     ImportMappingForm,
@@ -37,6 +38,7 @@ from contacts.selectors import (
     contact_import_preview,
     contact_list,
 )
+from contacts.selectors_gdpr import contact_data_export
 from contacts.services import (
     ImportConsent,
     consent_record,
@@ -46,6 +48,7 @@ from contacts.services import (
     contact_import_upload,
     contact_update,
 )
+from contacts.services.erasure import contact_erase
 from surveys.selectors import contact_distribution_history
 from tenants.models import Organization
 from tenants.permissions import Capability, capability_required, membership_has
@@ -279,6 +282,47 @@ def consent_export_json(request: HttpRequest, org_slug: str, contact_id: int) ->
     response["Content-Disposition"] = f'attachment; filename="{_proof_file_name(contact, "json")}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- GDPR: export and erasure -------------------------------------------------------
+
+
+@capability_required(Capability.CONTACTS_MANAGE)
+@require_GET
+def contact_export_json(request: HttpRequest, org_slug: str, contact_id: int) -> HttpResponse:
+    """Everything stored about the contact (GDPR access request), as a JSON download."""
+    contact = get_object_or_404(Contact.objects, pk=contact_id)
+    document = {
+        "organization": {"slug": _org(request).slug, "name": _org(request).name},
+        **contact_data_export(contact=contact),
+    }
+    response = HttpResponse(
+        json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json"
+    )
+    name = f"contact-{slugify(contact.crm_id) or contact.pk}-{timezone.now():%Y%m%d}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@capability_required(Capability.CONTACTS_MANAGE)
+@require_http_methods(["GET", "POST"])
+def contact_erase_view(request: HttpRequest, org_slug: str, contact_id: int) -> HttpResponse:
+    """Confirm and run the erasure (GDPR): typing the CRM id guards against a slip."""
+    contact = _contact(contact_id)
+    form = ContactEraseForm(request.POST or None, contact=contact)
+    if request.method == "POST" and form.is_valid():
+        result = contact_erase(actor=Actor.of_user(request.user), contact=contact)
+        messages.success(
+            request,
+            _(
+                "The contact's personal data was erased: %(responses)d responses and "
+                "%(cases)d cases anonymised."
+            )
+            % {"responses": result.responses_anonymised, "cases": result.cases_touched},
+        )
+        return redirect("contacts:contact-detail", org_slug=org_slug, contact_id=contact.pk)
+    return render(request, "contacts/contact_erase.html", {"contact": contact, "form": form})
 
 
 # --- Imports ------------------------------------------------------------------------

@@ -8,5 +8,7 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connects the anymail tracking signal receiver.
-        from integrations import webhooks  # noqa: F401
+        # Connects the anymail tracking signal receiver. Chat alerts: the outbox
+        # handler of case events, and their Celery tasks (a module not named ``tasks``,
+        # which autodiscovery would miss).
+        from integrations import handlers_alerts, tasks_alerts, webhooks  # noqa: F401

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from integrations import webhooks
+from integrations import urls_alerts, webhooks
 
 app_name = "integrations"
 
@@ -19,4 +19,6 @@ urlpatterns = [
     ),
     path("integrations/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("integrations/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
+    # Slack / Microsoft Teams alert settings (organization pages).
+    *urls_alerts.urlpatterns,
 ]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from responses import api
+
+urlpatterns: list[URLPattern] = [
+    path("responses/", api.ResponseListView.as_view(), name="response-list"),
+    path("responses/<int:response_id>/", api.ResponseDetailView.as_view(), name="response-detail"),
+]

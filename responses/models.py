@@ -162,6 +162,8 @@ class Response(TenantModel):
                 fields=["organization", "nps_group", "responded_at"], name="response_group_time"
             ),
             models.Index(fields=["organization", "contact"], name="response_contact"),
+            # Incremental sync over the API (``?updated_since=``): updated time, then id.
+            models.Index(fields=["organization", "updated_at", "id"], name="response_updated"),
             # Response links (resume, change) find the response before the organization.
             models.Index(fields=["token"], name="response_token_lookup"),
         ]

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Max, Q, QuerySet
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from responses.answers import nps_group
-from responses.models import Response
+from responses.models import Response, ResponseStatus
 from surveys.models import Invitation, Journey, Survey, SurveyVersion
 from surveys.rendering import render_questions
 from surveys.schema import CHOICE_TYPES, SCALE_TYPES
@@ -436,3 +436,60 @@ def response_answers(response: Response, *, language: str | None) -> list[Answer
             )
         )
     return items
+
+
+# --- The API's list -----------------------------------------------------------------------
+
+
+def response_list(
+    *,
+    survey_id: int | None = None,
+    touchpoint_id: int | None = None,
+    journey_id: int | None = None,
+    channel: str = "",
+    nps_group: str = "",
+    completed: bool | None = None,
+    contact_id: int | None = None,
+    crm_id: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet[Response]:
+    """Responses of the current organization, filtered; each with its contact's CRM id
+    (``contact_crm_id``) and the number of the case it opened or joined
+    (``case_number``), both in the same query, and its version prefetched (one query
+    per page, whatever the number of responses). ``since``/``until`` bound the time of
+    the answer (``since`` inclusive, ``until`` exclusive); ``updated_since`` the time of
+    the last change (inclusive). The caller orders."""
+    # The closed loop owns the link between responses and cases; it is read here, never
+    # written (closedloop depends on responses, so the import waits for the call).
+    from closedloop.models import CaseResponse
+
+    case_number = CaseResponse.objects.filter(response_id=OuterRef("pk")).values("case__number")
+    rows = (
+        Response.objects.annotate(
+            contact_crm_id=F("contact__crm_id"), case_number=Subquery(case_number[:1])
+        )
+        .prefetch_related("survey_version")
+        .order_by()
+    )
+    for name, value in (
+        ("survey_id", survey_id),
+        ("touchpoint_id", touchpoint_id),
+        ("journey_id", journey_id),
+        ("contact_id", contact_id),
+        ("responded_at__gte", since),
+        ("responded_at__lt", until),
+        ("updated_at__gte", updated_since),
+    ):
+        if value is not None:
+            rows = rows.filter(**{name: value})
+    if channel:
+        rows = rows.filter(channel=channel)
+    if nps_group:
+        rows = rows.filter(nps_group=nps_group)
+    if completed is not None:
+        rows = rows.filter(status=ResponseStatus.COMPLETE if completed else ResponseStatus.PARTIAL)
+    if crm_id:
+        rows = rows.filter(contact__crm_id=crm_id)
+    return rows

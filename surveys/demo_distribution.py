@@ -3,7 +3,8 @@ states and suppressed sends with their reasons (idempotent; called by seed_demo)
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zoneinfo
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -13,6 +14,7 @@ from contacts.services import consent_record, contact_create
 from surveys.models import Survey, SurveyStatus
 from surveys.models_distribution import DistributionRule, Invitation
 from surveys.services.distribution import (
+    _organization_timezone,
     crm_event_process,
     distribution_rule_create,
     distribution_settings_update,
@@ -136,6 +138,16 @@ def _contact(spec: dict[str, Any]) -> Contact:
     return contact
 
 
+def _daytime_order(now: datetime) -> datetime:
+    """The latest 09:00 local time whose invitation (2 h later) is already due: the SMS
+    goes out at 11:00, outside quiet hours, whatever time the demo is seeded."""
+    local_now = now.astimezone(zoneinfo.ZoneInfo(_organization_timezone()))
+    order = local_now.replace(hour=9, minute=0, second=0, microsecond=0)
+    if order + timedelta(hours=2) > local_now:
+        order -= timedelta(days=1)
+    return order
+
+
 def _story(spec: dict[str, Any], now: Any) -> None:
     contact = _contact(spec)
     story = spec["story"]
@@ -147,7 +159,7 @@ def _story(spec: dict[str, Any], now: Any) -> None:
             event_type="order_completed", contact=contact, occurred_at=now, actor=SYSTEM
         )
         return
-    occurred = now - timedelta(days=2) if story != "sent" else now - timedelta(hours=5)
+    occurred = now - timedelta(days=2) if story != "sent" else _daytime_order(now)
     [outcome] = crm_event_process(
         event_type="order_completed", contact=contact, occurred_at=occurred, actor=SYSTEM
     )

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpResponseBase
@@ -75,11 +76,18 @@ class ApiCursorPagination(CursorPagination):
 # --- Throttling -----------------------------------------------------------------------
 
 
+_PERIODS = {"s": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+_PERIODS |= {"d": 86400, "day": 86400}
+
+
 def _parse_rate(rate: str) -> tuple[int, int]:
     """``"1200/min"`` -> (1200, 60)."""
     count, _, period = rate.partition("/")
-    seconds = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
-    return int(count), seconds.get(period, 0) or int(period.rstrip("s") or 1)
+    if not count.strip().isdigit() or period.strip() not in _PERIODS:
+        raise ImproperlyConfigured(
+            f"API_RATE_LIMIT={rate!r}: use <count>/<second|minute|hour|day>, e.g. 1200/min."
+        )
+    return int(count), _PERIODS[period.strip()]
 
 
 class ApiKeyRateThrottle(BaseThrottle):

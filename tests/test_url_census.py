@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from closedloop.models import Case
+from closedloop.models import Case, CaseEvent
 from contacts.models import ConsentEvent, Contact, ContactImport
+from integrations.models import AlertChannel
 from responses.services.ingest import ImportReport, import_report_store
 from surveys.models import (
     DistributionRule,
@@ -44,6 +45,7 @@ from tests.factories import (
     TeamFactory,
     TouchpointFactory,
     UserFactory,
+    alert_channel_factory,
     api_key_factory,
     case_factory,
     contact_import_factory,
@@ -157,6 +159,8 @@ OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
     "report_id": lambda: SimpleNamespace(
         pk=import_report_store(report=ImportReport("census.csv", 0, "Census", 1))
     ),
+    # Slack / Microsoft Teams alert channels (integrations:alert-channel-edit and actions).
+    "alert_channel_id": alert_channel_factory,
 }
 
 
@@ -223,6 +227,9 @@ def _snapshot(tenant: Tenant) -> dict[str, Any]:
             "contacts": sorted(Contact.objects.values_list("id", "crm_id", "email", "updated_at")),
             "consent": ConsentEvent.objects.count(),
             "imports": sorted(ContactImport.objects.values_list("id", "status")),
+            "alert_channels": sorted(AlertChannel.objects.values_list("id", "name", "is_active")),
+            "cases": sorted(Case.objects.values_list("id", "status", "priority", "owner_id")),
+            "case_events": CaseEvent.objects.count(),
         }
 
 
@@ -263,14 +270,22 @@ def test_api_route_never_reaches_another_organization(
     url = _fill(route, tenant_b.organization.slug, objects_b)
     has_objects = any(m.group("name") != "org_slug" for m in KWARG.finditer(route))
     headers = {"HTTP_AUTHORIZATION": f"Bearer {tenant_a.raw_key}"}
+    missing = {name: type("Missing", (), {"pk": 999_999}) for name in OBJECT_KWARGS}
     for method in ("get", "post", "put", "patch", "delete"):
         send = getattr(tenant_a.client, method)
-        if method == "get":
-            response = send(url, **headers)
-        else:
-            response = send(url, data="{}", content_type="application/json", **headers)
+
+        def call(target: str, send: Any = send, method: str = method) -> Any:
+            if method == "get":
+                return send(target, **headers)
+            return send(target, data="{}", content_type="application/json", **headers)
+
+        response = call(url)
         if has_objects:
-            assert response.status_code == 404, f"{method.upper()} {url}"
+            # 404 like a missing object, or 405 for a method the route never accepts
+            # (the same answer as for a missing id, so it confirms nothing).
+            assert response.status_code in (404, 405), f"{method.upper()} {url}"
+            nowhere = call(_fill(route, tenant_b.organization.slug, missing))
+            assert response.status_code == nowhere.status_code, f"{method.upper()} {url}"
         body = response.content.decode()
         assert tenant_b.organization.slug not in body, f"{method.upper()} {url} leaks B"
         assert response.status_code < 500

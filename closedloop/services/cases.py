@@ -1,5 +1,6 @@
 """Writes of a case: status transitions, assignment, notes, contact attempts, root
-causes, priority. Each writes its timeline entry in the same transaction.
+causes, priority, and several of them at once (``case_update``, the API's PATCH). Each
+writes its timeline entry in the same transaction.
 
 Status changes happen only in ``case_transition`` (allowed transitions below):
 
@@ -22,12 +23,14 @@ from django.utils.translation import gettext as _
 
 from closedloop.models import (
     Case,
+    CaseEvent,
     CaseEventKind,
     CaseRootCause,
     CaseStatus,
     Priority,
     RootCause,
 )
+from closedloop.selectors import case_worker_list
 from closedloop.services.clock import (
     CLOCK_FIELDS,
     business_calendar,
@@ -51,7 +54,11 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class InvalidCaseTransition(ValidationError):
-    pass
+    """A status change the table does not allow (``code="not_allowed"``, with the
+    statuses the case may move to in ``allowed``) or a resolution without a summary
+    (``code="summary_required"``)."""
+
+    allowed: frozenset[str] = frozenset()
 
 
 def _locked(case: Case) -> Case:
@@ -71,6 +78,19 @@ def _resume_clock(case: Case, now: datetime) -> None:
     case.paused_at = None
 
 
+def _not_allowed(from_status: str, to_status: str) -> InvalidCaseTransition:
+    error = InvalidCaseTransition(
+        _("A case that is “%(from)s” cannot become “%(to)s”.")
+        % {
+            "from": S(from_status).label,
+            "to": S(to_status).label if to_status in S.values else to_status,
+        },
+        code="not_allowed",
+    )
+    error.allowed = ALLOWED_TRANSITIONS.get(from_status, frozenset())
+    return error
+
+
 def case_transition(
     *,
     case: Case,
@@ -87,16 +107,12 @@ def case_transition(
         case = _locked(case)
         from_status = case.status
         if to_status not in ALLOWED_TRANSITIONS.get(from_status, frozenset()):
-            raise InvalidCaseTransition(
-                _("A case that is “%(from)s” cannot become “%(to)s”.")
-                % {
-                    "from": S(from_status).label,
-                    "to": S(to_status).label if to_status in S.values else to_status,
-                }
-            )
+            raise _not_allowed(from_status, to_status)
         summary = (resolution_summary or "").strip()
         if to_status in (S.RESOLVED, S.CLOSED) and not (summary or case.resolution_summary):
-            raise InvalidCaseTransition(_("Describe how the case was resolved."))
+            raise InvalidCaseTransition(
+                _("Describe how the case was resolved."), code="summary_required"
+            )
         fields = ["status", "paused_at", "paused_minutes", *CLOCK_FIELDS]
         if summary:
             case.resolution_summary = summary
@@ -218,7 +234,8 @@ def case_bulk_assign(
     return changed
 
 
-def case_note_add(*, case: Case, actor: Actor, text: str, now: datetime | None = None) -> Case:
+def case_note_add(*, case: Case, actor: Actor, text: str, now: datetime | None = None) -> CaseEvent:
+    """Add a note to the case's timeline; returns the note (a timeline entry)."""
     text = text.strip()
     if not text:
         raise ValidationError(_("Write a note."))
@@ -226,8 +243,7 @@ def case_note_add(*, case: Case, actor: Actor, text: str, now: datetime | None =
     with transaction.atomic():
         case = _locked(case)
         _touch(case, now, [])
-        case_event_add(case=case, kind=CaseEventKind.NOTE, actor=actor, text=text, at=now)
-    return case
+        return case_event_add(case=case, kind=CaseEventKind.NOTE, actor=actor, text=text, at=now)
 
 
 CONTACT_METHODS = ("phone", "email", "sms", "visit", "other")
@@ -326,6 +342,76 @@ def case_priority_set(
     return case
 
 
+def case_update(
+    *,
+    case: Case,
+    actor: Actor,
+    status: str | None = None,
+    resolution_summary: str | None = None,
+    send_follow_up: bool = False,
+    assign: bool = False,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    priority: int | None = None,
+    root_cause_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Several changes of one case at once, all or nothing (the API's PATCH).
+
+    In order: the assignment (``assign=True`` gives the case to ``owner_id``, None =
+    nobody; ``team_id`` alone moves it to a team), the priority, the root causes, and
+    the status last, so a case is closed after its other changes. Each change writes its
+    own timeline entry and outbox event, as the same change on the case page does; a
+    value equal to the current one is no change.
+
+    The owner must be a member who works cases (not a viewer). Raises ``ValidationError``
+    keyed by the field at fault (``owner``, ``team``, ``priority``, ``root_causes``) or
+    ``InvalidCaseTransition``; then nothing has changed.
+    """
+    now = now or timezone.now()
+    if assign and owner_id is not None and not case_worker_list().filter(user_id=owner_id).exists():
+        raise ValidationError(
+            {"owner": [_("The owner must be a member of the organization who works cases.")]}
+        )
+    if team_id is not None and not Team.objects.filter(pk=team_id).exists():
+        raise ValidationError({"team": [_("Unknown team.")]})
+    if priority is not None and priority not in Priority.values:
+        raise ValidationError({"priority": [_("Choose a priority.")]})
+    with transaction.atomic():
+        case = _locked(case)
+        # Checked before any write: a refused transition sends no notification.
+        allowed = ALLOWED_TRANSITIONS.get(case.status, frozenset())
+        if status is not None and status != case.status and status not in allowed:
+            raise _not_allowed(case.status, status)
+        if assign or team_id is not None:
+            case = case_assign(
+                case=case,
+                actor=actor,
+                owner_id=owner_id if assign else case.owner_id,
+                team_id=team_id,
+                now=now,
+            )
+        if priority is not None:
+            case = case_priority_set(case=case, actor=actor, priority=priority, now=now)
+        if root_cause_ids is not None:
+            try:
+                case = case_root_causes_set(
+                    case=case, actor=actor, root_cause_ids=root_cause_ids, now=now
+                )
+            except ValidationError as exc:
+                raise ValidationError({"root_causes": exc.messages}) from exc
+        if status is not None and status != case.status:
+            case = case_transition(
+                case=case,
+                to_status=status,
+                actor=actor,
+                resolution_summary=resolution_summary,
+                send_follow_up=send_follow_up and status == S.RESOLVED,
+                now=now,
+            )
+    return case
+
+
 def case_reply_seen(*, case: Case) -> None:
     """The owner opened the case after the customer wrote: clear the inbox flag."""
     if case.customer_replied_at is not None:
@@ -347,4 +433,5 @@ __all__ = [
     "case_reply_seen",
     "case_root_causes_set",
     "case_transition",
+    "case_update",
 ]

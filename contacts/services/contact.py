@@ -157,6 +157,10 @@ def contact_update(*, actor: Actor, contact: Contact, **fields: Any) -> Contact:
     cleaned = _clean(fields)
     with transaction.atomic():
         contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        if contact.erased_at is not None:
+            raise ValidationError(
+                _("This contact was erased; it cannot be changed."), code="erased"
+            )
         if "crm_id" in cleaned and cleaned["crm_id"] != contact.crm_id:
             _check_crm_id_free(cleaned["crm_id"], contact)
         changes: dict[str, Any] = {}

@@ -312,8 +312,17 @@ def _plan(prepared: _Prepared) -> _Plan:
     return plan
 
 
-def _write_contacts(plan: _Plan, fields: list[str], actor: Actor, now: datetime) -> None:
-    """Upsert the new and changed contacts by CRM id, then their audit entries."""
+def _write_contacts(
+    plan: _Plan,
+    fields: list[str],
+    actor: Actor,
+    now: datetime,
+    *,
+    action: str = "contact.import",
+    error_field: str = "file",
+) -> None:
+    """Upsert the new and changed contacts by CRM id, then their audit entries (one per
+    written contact, ``action``). Also used by the API's bulk upsert."""
     organization_id = require_organization_id()
     writes = [*plan.create, *plan.update]
     columns = ["organization", "crm_id", *FIELD_TARGETS, "attributes", "created_at", "updated_at"]
@@ -340,7 +349,7 @@ def _write_contacts(plan: _Plan, fields: list[str], actor: Actor, now: datetime)
             )
     except IntegrityError:
         raise ValidationError(
-            {"file": _("The contacts could not be saved. Run the import again.")}
+            {error_field: _("The contacts could not be saved. Run the import again.")}
         ) from None
     ids = {crm_id: contact_id for contact_id, crm_id in returned}
     for write in writes:
@@ -368,7 +377,7 @@ def _write_contacts(plan: _Plan, fields: list[str], actor: Actor, now: datetime)
                 organization_id,
                 actor_id,
                 label,
-                "contact.import",
+                action,
                 object_type,
                 str(write.contact_id),
                 _label(write.values, write.crm_id),

@@ -173,8 +173,9 @@ def _apply(
     response.comment = scores.comment
     response.updated_at = now
     if status == ResponseStatus.COMPLETE and response.status != ResponseStatus.COMPLETE:
-        if response.channel == ResponseChannel.IMPORT:
-            # Answers collected elsewhere: complete when given, never changed by a customer.
+        if response.channel in (ResponseChannel.IMPORT, ResponseChannel.API):
+            # Answers collected elsewhere (a CSV import, the API's ingest): complete when
+            # given, never changed by a customer.
             response.completed_at = response.responded_at
             response.editable_until = None
         else:

@@ -204,6 +204,8 @@ def _consent_block(channel: str, state: str, policy: DistributionSettings) -> Bl
 
 
 def _reach_block(contact: Contact, channel: str) -> Block | None:
+    if contact.erased_at is not None:  # GDPR erasure: never surveyed again
+        return R.UNREACHABLE, _("The contact's data was erased.")
     if channel == InvitationChannel.EMAIL and not contact.email:
         return R.UNREACHABLE, _("No email address.")
     if channel == InvitationChannel.SMS and not contact.phone:
