@@ -15,12 +15,15 @@ derandomized, so a failure reproduces.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -68,7 +71,21 @@ class Seeded:
 
 
 @pytest.fixture
-def seeded(tenant_a: Tenant, settings: Any) -> Seeded:
+def keep_connection() -> Iterator[None]:
+    """The WSGI handler sends request_started/finished, whose close_old_connections
+    would close the connection of the test's open transaction (on PostgreSQL). Django's
+    test client disconnects them the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def seeded(tenant_a: Tenant, settings: Any, keep_connection: None) -> Seeded:
     settings.API_RATE_LIMIT = "1000000/min"  # generated traffic, not a throttle test
     return Seeded(tenant_a.raw_key, seed_api_objects(tenant_a))
 
