@@ -27,6 +27,8 @@ app.conf.update(
         "closedloop.escalation_sweep_task": {"queue": "sla"},
         "integrations.alert_delivery_send_task": {"queue": "webhooks"},
         "integrations.alert_deliveries_due_task": {"queue": "webhooks"},
+        "integrations.webhook_deliver_task": {"queue": "webhooks"},
+        "integrations.webhook_deliveries_due_task": {"queue": "webhooks"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=False,
@@ -85,6 +87,13 @@ app.conf.update(
         # and sends stuck in "sending" (a worker stopped during the call).
         "integrations-alert-deliveries-due": {
             "task": "integrations.alert_deliveries_due_task",
+            "schedule": 60,
+            "options": {"expires": 90},
+        },
+        # Outbound webhooks: retries that are due, what a missing broker left behind,
+        # and sends stuck in "sending" (a worker stopped during the call).
+        "integrations-webhook-deliveries-due": {
+            "task": "integrations.webhook_deliveries_due_task",
             "schedule": 60,
             "options": {"expires": 90},
         },

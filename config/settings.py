@@ -240,6 +240,16 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 TWILIO_TIMEOUT_SECONDS = env.int("TWILIO_TIMEOUT_SECONDS", default=10)
 
+# --- Outbound webhooks ---------------------------------------------------------------------
+# Whether webhook URLs may point into private networks (loopback, RFC 1918, link-local)
+# and use plain http. On in the embedded default (no DATABASE_URL and no REDIS_URL: a
+# developer's machine), off in production: the server must not become a proxy into its
+# own network (SSRF).
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool(
+    "WEBHOOKS_ALLOW_PRIVATE_NETWORKS",
+    default=not (env.str("DATABASE_URL", default="") or REDIS_URL),
+)
+
 # --- Dashboard exports -------------------------------------------------------------------
 # Exports up to this many rows download at once; larger ones are built by a worker and
 # emailed as a link (files in the default storage, MEDIA_ROOT, kept 7 days).

@@ -10,5 +10,5 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         # Connects the anymail tracking signal receiver. Chat alerts: the outbox
         # handler of case events, and their Celery tasks (a module not named ``tasks``,
-        # which autodiscovery would miss).
-        from integrations import handlers_alerts, tasks_alerts, webhooks  # noqa: F401
+        # which autodiscovery would miss). Outbound webhooks: the outbox handler.
+        from integrations import handlers, handlers_alerts, tasks_alerts, webhooks  # noqa: F401

@@ -36,6 +36,9 @@ class WebhookEndpoint(TenantModel):
     # Shared with the receiver, who verifies the signature with it; shown once on
     # creation and on rotation.
     secret = models.CharField(max_length=100, editable=False)
+    # After a rotation the old secret still signs (a second signature) until it expires.
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     events = models.JSONField(_("events"), default=list)
     is_active = models.BooleanField(_("active"), default=True)
     # Set when the endpoint was switched off after failing for too long (or by hand).

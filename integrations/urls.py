@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from integrations import urls_alerts, webhooks
+from integrations import urls_alerts, urls_webhooks, webhooks
 
 app_name = "integrations"
 
@@ -21,4 +21,6 @@ urlpatterns = [
     path("integrations/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
     # Slack / Microsoft Teams alert settings (organization pages).
     *urls_alerts.urlpatterns,
+    # Outbound webhooks (organization settings).
+    *urls_webhooks.urlpatterns,
 ]

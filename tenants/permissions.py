@@ -54,6 +54,8 @@ class Capability(enum.StrEnum):
     METRICS_VIEW = "metrics.view"
     METRICS_EXPORT = "metrics.export"
     METRICS_MANAGE = "metrics.manage"
+    # Outbound webhooks (settings): admins only, like API keys.
+    WEBHOOKS_MANAGE = "webhooks.manage"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {

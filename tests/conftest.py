@@ -31,6 +31,8 @@ def _isolated_services(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.OUTBOX_DIR = tmp_path / "outbox"
+    # Receivers in tests listen on loopback (tests that check the SSRF guard turn it off).
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -539,14 +539,16 @@ def webhook_endpoint_factory(**kwargs: Any) -> WebhookEndpoint:
 
 
 def webhook_delivery_factory(**kwargs: Any) -> WebhookDelivery:
-    kwargs.setdefault("endpoint", webhook_endpoint_factory())
+    if "endpoint" not in kwargs:
+        kwargs["endpoint"] = webhook_endpoint_factory()
     kwargs.setdefault("topic", "case.created")
     kwargs.setdefault("payload", {"type": "case.created", "data": {}})
     return WebhookDelivery.objects.create(**kwargs)
 
 
 def webhook_attempt_factory(**kwargs: Any) -> WebhookAttempt:
-    kwargs.setdefault("delivery", webhook_delivery_factory())
+    if "delivery" not in kwargs:
+        kwargs["delivery"] = webhook_delivery_factory()
     kwargs.setdefault("status_code", 500)
     kwargs.setdefault("latency_ms", 12)
     return WebhookAttempt.objects.create(**kwargs)

@@ -57,12 +57,19 @@ POST_BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
         "contact": ids["uninvited_contact_id"],
         "survey": ids["survey_id"],
     },
+    "api/v1/webhooks/": lambda ids: {
+        "url": "https://crm.example.com/hooks/census",
+        "events": ["case.created"],
+    },
+    "api/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver/": lambda ids: {},
+    "api/v1/webhooks/<webhook_id>/ping/": lambda ids: {},
 }
 
 # A valid body for PATCH routes too, so "only this scope" reaches the view's own logic.
 PATCH_BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "api/v1/contacts/<contact_id>/": lambda ids: {"attributes": {"segment": "smb"}},
     "api/v1/cases/<number>/": lambda ids: {"priority": "high"},
+    "api/v1/webhooks/<webhook_id>/": lambda ids: {"description": "census"},
 }
 
 

@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from closedloop.models import Case, CaseEvent
 from contacts.models import ConsentEvent, Contact, ContactImport
-from integrations.models import AlertChannel
+from integrations.models import AlertChannel, WebhookDelivery, WebhookEndpoint
 from responses.services.ingest import ImportReport, import_report_store
 from surveys.models import (
     DistributionRule,
@@ -59,6 +59,8 @@ from tests.factories import (
     sla_policy_factory,
     survey_with_draft,
     theme_factory,
+    webhook_delivery_factory,
+    webhook_endpoint_factory,
 )
 
 # Routes anyone may reach, each with the reason it is safe.
@@ -161,6 +163,13 @@ OBJECT_KWARGS: dict[str, Callable[[], Any]] = {
     ),
     # Slack / Microsoft Teams alert channels (integrations:alert-channel-edit and actions).
     "alert_channel_id": alert_channel_factory,
+    # Outbound webhook endpoints and their deliveries (web settings and API). A
+    # delivery's routes name its endpoint too: the delivery belongs to the endpoint
+    # created for ``webhook_id`` just before it.
+    "webhook_id": webhook_endpoint_factory,
+    "delivery_id": lambda: webhook_delivery_factory(
+        endpoint=WebhookEndpoint.objects.order_by("-pk").first()
+    ),
 }
 
 
@@ -228,6 +237,10 @@ def _snapshot(tenant: Tenant) -> dict[str, Any]:
             "consent": ConsentEvent.objects.count(),
             "imports": sorted(ContactImport.objects.values_list("id", "status")),
             "alert_channels": sorted(AlertChannel.objects.values_list("id", "name", "is_active")),
+            "webhooks": sorted(
+                WebhookEndpoint.objects.values_list("id", "url", "events", "is_active", "secret")
+            ),
+            "webhook_deliveries": sorted(WebhookDelivery.objects.values_list("id", "status")),
             "cases": sorted(Case.objects.values_list("id", "status", "priority", "owner_id")),
             "case_events": CaseEvent.objects.count(),
         }

@@ -14,6 +14,7 @@ from contacts.models import (
     ConsentAction,
     ConsentEvent,
     ConsentSource,
+    ConsentState,
     Contact,
 )
 from contacts.selectors import contact_consent_state
@@ -86,4 +87,24 @@ def consent_record(
             obj=contact,
             changes=changes,
         )
+        if before != ConsentState.WITHDRAWN and after == ConsentState.WITHDRAWN:
+            # One event per opt-out: a repeated STOP changes no state and says nothing.
+            _publish_opt_out(contact, event)
     return event
+
+
+def _publish_opt_out(contact: Contact, event: ConsentEvent) -> None:
+    """``contact.opted_out`` for the outbound webhooks, in the caller's transaction
+    (docs/integrations/webhooks.md shows the payload)."""
+    from responses.models import OutboxTopic
+    from responses.services.outbox import outbox_publish
+
+    outbox_publish(
+        topic=OutboxTopic.CONTACT_OPTED_OUT,
+        payload={
+            "contact": {"id": contact.pk, "crm_id": contact.crm_id},
+            "channel": event.channel,
+            "source": event.source,
+            "occurred_at": event.occurred_at.isoformat(),
+        },
+    )

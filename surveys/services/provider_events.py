@@ -12,8 +12,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
+
 from contacts.models import ConsentAction, ConsentSource, Contact
 from contacts.services import consent_record
+from responses.models import OutboxTopic
+from responses.services.outbox import outbox_publish
 from surveys.models_distribution import Invitation, InvitationChannel, InvitationStatus
 from surveys.selectors import invitation_by_provider_message_id, sms_senders_of_phone
 from surveys.services.invitations import InvalidTransition, invitation_transition
@@ -82,12 +87,15 @@ def invitation_delivery_event(
         to_status = TRANSITION_OF.get(event)
         if to_status is not None:
             try:
-                invitation_transition(
-                    invitation=invitation,
-                    to_status=to_status,
-                    reason=f"{provider}: {event}",
-                    provider_data=data,
-                )
+                with transaction.atomic():
+                    invitation_transition(
+                        invitation=invitation,
+                        to_status=to_status,
+                        reason=f"{provider}: {event}",
+                        provider_data=data,
+                    )
+                    if to_status in (S.BOUNCED, S.FAILED):
+                        _publish_bounce(invitation, provider=provider, event=event)
             except InvalidTransition:
                 logger.info("ignored %s %s for invitation %s", provider, event, invitation.pk)
         source = CONSENT_SOURCE_OF.get(event)
@@ -101,6 +109,28 @@ def invitation_delivery_event(
                 actor=Actor(label=f"{provider} webhook"),
             )
     return invitation
+
+
+def _publish_bounce(invitation: Invitation, *, provider: str, event: str) -> None:
+    """``invitation.bounced`` for the outbound webhooks, in the transition's transaction
+    (docs/integrations/webhooks.md shows the payload)."""
+    contact = Contact.objects.filter(pk=invitation.contact_id).only("pk", "crm_id").first()
+    outbox_publish(
+        topic=OutboxTopic.INVITATION_BOUNCED,
+        payload={
+            "invitation": {
+                "id": invitation.pk,
+                "channel": invitation.channel,
+                "status": invitation.status,
+                "survey_id": invitation.survey_id,
+                "sent_at": invitation.sent_at.isoformat() if invitation.sent_at else None,
+            },
+            "contact": None if contact is None else {"id": contact.pk, "crm_id": contact.crm_id},
+            "provider": provider,
+            "reason": event,
+            "occurred_at": timezone.now().isoformat(),
+        },
+    )
 
 
 STOP_KEYWORDS = frozenset(

@@ -7,11 +7,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from closedloop.demo import DemoCases, seed_cases
 from contacts.demo import seed_contacts
 from metrics.demo import DemoMetrics, seed_metrics
 from responses.demo import DemoLinks, seed_responses
+from responses.models import OutboxEvent
 from surveys.demo import seed_surveys
 from surveys.demo_distribution import seed_distribution
 from tenants.context import tenant_context
@@ -60,6 +62,12 @@ class Command(BaseCommand):
                 links = seed_responses(demo)
                 cases = seed_cases(demo)
                 metrics = seed_metrics(demo)
+                # The seeders applied their history themselves (cases replayed, rollups
+                # rebuilt, themes tagged): its outbox events are done, so neither the worker
+                # nor a webhook registered later replays a year of demo events.
+                OutboxEvent.objects.filter(dispatched_at__isnull=True).update(
+                    dispatched_at=timezone.now()
+                )
             # A second organization shows the switcher and proves the data stays apart.
             other = self._organization(
                 "demo-services", "Demo Services AG", users["admin@demo.example"]
