@@ -306,8 +306,8 @@ def test_sla_breach_through_the_sweep_alerts_once(
 
     [alert] = receiver.received
     card = alert.json["attachments"][0]["content"]
-    # German: the organization's language (labels the catalogue translates).
-    assert card["body"][0]["text"] == f"SLA breached: case #{case.number} (Erstkontakt)"
+    # German: the organization's language.
+    assert card["body"][0]["text"] == f"SLA verletzt: Fall #{case.number} (Erstkontakt)"
     facts = card["body"][3]["facts"]
     assert {"title": "Fall", "value": f"#{case.number} · Hoch"} in facts
     assert {"title": "Bearbeiter/in", "value": "Olivia Owner"} in facts
