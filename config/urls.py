@@ -1,30 +1,23 @@
 """Root URLs. Organization pages live under /o/<org_slug>/, the API under /api/v1/."""
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import health
+from tenants import views_auth
+
+# The admin signs in through the same form, lockout and two-factor as everyone else.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path(
-        "accounts/password/",
-        auth_views.PasswordChangeView.as_view(),
-        name="password_change",
-    ),
-    path(
-        "accounts/password/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
+    path("accounts/sso/", views_auth.sso_find, name="sso-find"),
+    path("accounts/sso/<slug:org_slug>/", views_auth.sso_start, name="sso-start"),
+    # Addresses are managed by administrators (and SSO), not changed by their owners.
+    path("accounts/email/", views_auth.not_offered, name="account-email-disabled"),
+    path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 
+from tenants.auth import two_factor_redirect
 from tenants.authentication import api_key_resolve, parse_bearer
 from tenants.context import cross_tenant, tenant_context
 from tenants.models import Membership, Organization
@@ -50,6 +51,10 @@ class TenantMiddleware:
                 raise Http404
             request.organization = organization  # type: ignore[attr-defined]
             request.membership = membership  # type: ignore[attr-defined]
+            if organization.require_two_factor:
+                redirect = two_factor_redirect(request, organization)
+                if redirect is not None:
+                    return redirect
             return self.get_response(request)
 
     def _api_request(self, request: HttpRequest) -> HttpResponse:

@@ -50,6 +50,57 @@ class Organization(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Sign-in policy (docs/security.md). Members must have an authenticator app before
+    # they can open the organization's pages; SSO sign-ins count as the IdP's business.
+    require_two_factor = models.BooleanField(
+        _("require two-factor authentication"),
+        default=False,
+        help_text=_(
+            "Members who sign in with a password must set up an authenticator app before "
+            "they can work in this organization."
+        ),
+    )
+    # OpenID Connect single sign-on with the organization's identity provider.
+    sso_enabled = models.BooleanField(_("single sign-on enabled"), default=False)
+    sso_issuer = models.URLField(
+        _("issuer URL"),
+        blank=True,
+        help_text=_(
+            "The OpenID Connect issuer, e.g. https://login.example.com/realms/acme. Its "
+            "/.well-known/openid-configuration must be reachable from this server."
+        ),
+    )
+    sso_client_id = models.CharField(_("client ID"), max_length=255, blank=True)
+    sso_client_secret = models.CharField(_("client secret"), max_length=255, blank=True)
+    sso_email_domains = models.CharField(
+        _("email domains"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "Comma-separated domains, e.g. example.com. Only addresses in these domains "
+            "may sign in through the identity provider."
+        ),
+    )
+    sso_default_role = models.CharField(
+        _("role of new members"),
+        max_length=20,
+        choices=[
+            ("cx_manager", _("CX manager")),
+            ("owner", _("Case owner")),
+            ("viewer", _("Viewer")),
+        ],
+        default="viewer",
+        help_text=_("People who sign in for the first time join with this role."),
+    )
+    sso_enforced = models.BooleanField(
+        _("require single sign-on"),
+        default=False,
+        help_text=_(
+            "Members other than administrators cannot sign in with a password; "
+            "administrators keep it so a broken identity provider cannot lock everyone out."
+        ),
+    )
+
     class Meta:
         ordering = ["name"]
         verbose_name = _("organization")
@@ -57,6 +108,15 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def sso_domains(self) -> list[str]:
+        return [d.strip().lower() for d in self.sso_email_domains.split(",") if d.strip()]
+
+    @property
+    def sso_provider_id(self) -> str:
+        """The allauth sub-provider id; it names the IdP in SocialAccount rows."""
+        return f"org-{self.slug}"
 
 
 class CrossTenantWrite(RuntimeError):

@@ -131,6 +131,45 @@ def organization_update(*, organization: Organization, actor: Actor, **fields: A
     return organization
 
 
+SIGN_IN_POLICY_FIELDS = {
+    "require_two_factor",
+    "sso_enabled",
+    "sso_issuer",
+    "sso_client_id",
+    "sso_client_secret",
+    "sso_email_domains",
+    "sso_default_role",
+    "sso_enforced",
+}
+
+
+def organization_sign_in_policy_update(
+    *, organization: Organization, actor: Actor, **fields: Any
+) -> Organization:
+    """Two-factor requirement and single sign-on settings (administrators only).
+
+    The client secret is audited as changed, never with its value.
+    """
+    unknown = set(fields) - SIGN_IN_POLICY_FIELDS
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    if fields.get("sso_client_secret") == "":
+        fields.pop("sso_client_secret")  # blank keeps the stored secret
+    changes = _diff(organization, fields)
+    organization.full_clean()
+    if changes:
+        audited = {
+            key: (["***", "***"] if key == "sso_client_secret" else value)
+            for key, value in changes.items()
+        }
+        with transaction.atomic():
+            organization.save(update_fields=[*changes])
+            audit_log_record(
+                actor=actor, action="organization.sign_in_policy", obj=organization, changes=audited
+            )
+    return organization
+
+
 def organization_logo_set(
     *, organization: Organization, actor: Actor, data: bytes | None
 ) -> Organization:
@@ -197,6 +236,26 @@ def membership_add(
         membership = Membership.objects.create(user=user, role=role)
         audit_log_record(
             actor=actor, action="membership.create", obj=membership, changes={"role": [None, role]}
+        )
+    return membership
+
+
+def membership_provision(*, organization: Organization, user: AbstractBaseUser) -> Membership:
+    """Make a person who signed in through the organization's IdP a member (idempotent).
+
+    The identity provider decides who belongs: a first sign-in joins with the
+    organization's default role; an existing membership keeps its role.
+    """
+    with tenant_context(organization), transaction.atomic():
+        membership = Membership.objects.filter(user=user).first()
+        if membership is not None:
+            return membership
+        membership = Membership.objects.create(user=user, role=organization.sso_default_role)
+        audit_log_record(
+            actor=Actor(label="single sign-on"),
+            action="membership.provision",
+            obj=membership,
+            changes={"role": [None, membership.role]},
         )
     return membership
 

@@ -3,13 +3,14 @@ membership and entered the organization's context before any of these views run.
 
 from django.urls import include, path
 
-from tenants import views
+from tenants import views, views_auth
 
 app_name = "tenants"
 
 organization_patterns = [
     path("", views.organization_home, name="organization-home"),
     path("settings/", views.organization_settings, name="organization-settings"),
+    path("settings/sign-in/", views_auth.sign_in_policy, name="sign-in-policy"),
     path("settings/members/", views.member_list, name="member-list"),
     path("settings/members/<int:membership_id>/", views.member_detail, name="member-detail"),
     path("settings/api-keys/", views.api_key_list_view, name="api-key-list"),

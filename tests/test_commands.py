@@ -24,7 +24,7 @@ def test_seed_demo_is_idempotent_and_the_demo_login_works() -> None:
         assert Membership.objects.get(user__username="owner@demo.example").role == Role.OWNER
     client = Client()
     response = client.post(
-        "/accounts/login/", {"username": "admin@demo.example", "password": "demo-password-1"}
+        "/accounts/login/", {"login": "admin@demo.example", "password": "demo-password-1"}
     )
     assert response.status_code == 302
     assert client.get("/").status_code == 200  # two organizations: the chooser

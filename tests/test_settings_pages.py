@@ -92,7 +92,7 @@ def test_admin_adds_a_member_who_can_then_sign_in(tenant_a: Tenant) -> None:
     client = Client()
     signed_in = client.post(
         "/accounts/login/",
-        {"username": "new.person@example.com", "password": "a-long-enough-secret-7"},
+        {"login": "new.person@example.com", "password": "a-long-enough-secret-7"},
     )
     assert signed_in.status_code == 302
     assert client.get("/", follow=True).request["PATH_INFO"] == tenant_a.url()

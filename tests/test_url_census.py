@@ -67,10 +67,6 @@ from tests.factories import (
 PUBLIC_ROUTES = {
     "healthz": "liveness probe, no data",
     "readyz": "readiness probe, names failing parts only",
-    "accounts/login/": "sign-in",
-    "accounts/logout/": "sign-out",
-    "accounts/password/": "own password, login required",
-    "accounts/password/done/": "own password, login required",
     "i18n/setlang/": "language switch",
     "": "redirects a signed-in user to their own organizations",
     "branding/<slug:org_slug>/logo": "logos are public: shown on survey pages and emails",
@@ -90,7 +86,10 @@ PUBLIC_ROUTES = {
     "w/<str:public_id>/config": "widget: the survey's public id; CORS allow-list, rate limit",
     "w/<str:public_id>/responses": "widget submit: public id; Origin allow-list, rate limit",
 }
-PUBLIC_PREFIXES = ("admin/",)  # Django admin: staff only, narrowed by TenantAdmin
+# Django admin: staff only, narrowed by TenantAdmin. accounts/: sign-in, password, two-factor
+# and single sign-on (django-allauth and tenants.views_auth): the user's own account only,
+# rate-limited (ACCOUNT_RATE_LIMITS, public limits on the SSO pages); tests/test_auth_*.py.
+PUBLIC_PREFIXES = ("admin/", "accounts/")
 API_PUBLIC = {"api/v1/schema/", "api/v1/docs/", "api/v1/redoc/"}
 
 

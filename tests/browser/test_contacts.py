@@ -40,7 +40,7 @@ def test_cx_manager_filters_reads_and_imports_on_a_phone(narrow: Any) -> None:
     call_command("seed_demo", verbosity=0)
     page = narrow
     page.goto("/")
-    page.get_by_label("Email or username").fill("cx@demo.example")
+    page.get_by_label("Email", exact=True).fill("cx@demo.example")
     page.get_by_label("Password").fill("demo-password-1")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/o/demo/")

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def _sign_in(page: Any, email: str) -> None:
     page.goto("/")
-    page.get_by_label("Email or username").fill(email)
+    page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password").fill("demo-password-1")
     page.get_by_role("button", name="Sign in").click()
 
@@ -52,7 +52,7 @@ def test_owner_on_a_phone_sees_only_owner_navigation(phone: Any) -> None:
 def test_wrong_password_is_refused_with_a_message(page: Any) -> None:
     call_command("seed_demo", verbosity=0)
     page.goto("/accounts/login/")
-    page.get_by_label("Email or username").fill("admin@demo.example")
+    page.get_by_label("Email", exact=True).fill("admin@demo.example")
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").is_visible()
