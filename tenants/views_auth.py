@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -57,7 +59,7 @@ def sso_start(request: HttpRequest, org_slug: str) -> HttpResponse:
     login_url = reverse(
         "openid_connect_login", kwargs={"provider_id": organization.sso_provider_id}
     )
-    return render(
+    response = render(
         request,
         "account/sso_start.html",
         {
@@ -66,6 +68,10 @@ def sso_start(request: HttpRequest, org_slug: str) -> HttpResponse:
             "next": request.GET.get("next", ""),
         },
     )
+    # The button's POST is answered with a redirect to the IdP, which form-action governs.
+    issuer = urlsplit(organization.sso_issuer)
+    response._csp_update = {"form-action": [f"{issuer.scheme}://{issuer.netloc}"]}  # type: ignore[attr-defined]
+    return response
 
 
 @capability_required(Capability.ORGANIZATION_MANAGE)
