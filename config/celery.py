@@ -46,6 +46,12 @@ app.conf.update(
             "schedule": 24 * 60 * 60,
             "options": {"expires": 36 * 60 * 60},
         },
+        # GDPR retention: anonymise data older than each organization's period.
+        "contacts-retention-run": {
+            "task": "contacts.retention_run_task",
+            "schedule": 24 * 60 * 60,
+            "options": {"expires": 12 * 60 * 60},
+        },
         # API answers kept for Idempotency-Key retries: 24 hours.
         "tenants-idempotency-keys-expire": {
             "task": "tenants.idempotency_keys_expire_task",

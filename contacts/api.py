@@ -27,9 +27,9 @@ from rest_framework.response import Response
 
 from contacts.models import Channel, ConsentAction, ConsentState, Contact
 from contacts.selectors import consent_field, organization_phone_region, with_consent_states
-from contacts.selectors_gdpr import contact_data_export
 from contacts.services.contact import contact_create, contact_update
 from contacts.services.erasure import contact_erase
+from contacts.services.gdpr import contact_export
 from contacts.services.upsert import MAX_ITEMS, ContactBulkInvalid, contact_bulk_upsert
 from contacts.validation import normalize_email, normalize_phone
 from tenants.api import ApiCursorPagination, AwareDateTimeField, TenantAPIView
@@ -788,7 +788,9 @@ class ContactExportView(TenantAPIView):
     lookup_url_kwarg = "contact_id"
 
     def get(self, request: Request, contact_id: int) -> Response:
-        document = contact_data_export(contact=self.get_object())
+        document = contact_export(
+            actor=Actor.of_api_key(self.api_key), contact=self.get_object(), via="api"
+        )
         return Response(
             document,
             headers={"Content-Disposition": f'inline; filename="contact-{contact_id}.json"'},

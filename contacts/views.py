@@ -38,7 +38,6 @@ from contacts.selectors import (
     contact_import_preview,
     contact_list,
 )
-from contacts.selectors_gdpr import contact_data_export
 from contacts.services import (
     ImportConsent,
     consent_record,
@@ -49,6 +48,7 @@ from contacts.services import (
     contact_update,
 )
 from contacts.services.erasure import contact_erase
+from contacts.services.gdpr import contact_export
 from surveys.selectors import contact_distribution_history
 from tenants.models import Organization
 from tenants.permissions import Capability, capability_required, membership_has
@@ -294,7 +294,7 @@ def contact_export_json(request: HttpRequest, org_slug: str, contact_id: int) ->
     contact = get_object_or_404(Contact.objects, pk=contact_id)
     document = {
         "organization": {"slug": _org(request).slug, "name": _org(request).name},
-        **contact_data_export(contact=contact),
+        **contact_export(actor=Actor.of_user(request.user), contact=contact, via="web"),
     }
     response = HttpResponse(
         json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json"

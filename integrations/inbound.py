@@ -91,8 +91,8 @@ def sms_inbound_process(*, phone: str, body: str, message_sid: str) -> str | Non
         language = "de" if word in GERMAN_KEYWORDS else (result.language or "en")
         with translation.override(language):
             if result.action == "withdraw":
-                return _("You will receive no more survey SMS from us. Reply START to resubscribe.")
-            return _("You will receive survey SMS from us again. Reply STOP to opt out.")
+                return _("You will receive no more SMS from us. Reply START to resubscribe.")
+            return _("You will receive SMS from us again. Reply STOP to opt out.")
     message = InboundSms(
         phone=phone, body=body, message_sid=message_sid, senders=sms_senders_of_phone(phone)
     )

@@ -101,6 +101,8 @@ class Response(TenantModel):
     ces = models.PositiveSmallIntegerField(_("CES score"), null=True, blank=True)
     csat = models.PositiveSmallIntegerField(_("CSAT score"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True)
+    # Set when retention removed the free text (contacts/services/retention.py).
+    free_text_removed_at = models.DateTimeField(null=True, blank=True, editable=False)
     contact_attributes = models.JSONField(_("CRM attributes"), default=dict, blank=True)
     metadata = models.JSONField(_("source details"), default=dict, blank=True)
     idempotency_key = models.CharField(max_length=100, blank=True, editable=False)

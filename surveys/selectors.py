@@ -195,6 +195,33 @@ def invitation_by_provider_message_id(message_id: str) -> Invitation | None:
         return Invitation.objects.filter(provider_message_id=message_id).order_by("-id").first()
 
 
+def sms_consent_holders_of_phone(phone: str) -> list[tuple[int, int]]:
+    """(organization id, contact id) of every organization that texted ``phone``: survey
+    invitations and closed-loop messages alike, so an SMS STOP reaches all of them.
+
+    Cross-tenant on purpose, like ``sms_senders_of_phone``.
+    """
+    from closedloop.models import CaseMessage
+
+    if not phone:
+        return []
+    pairs = {(org, contact) for org, contact, _invitation in sms_senders_of_phone(phone)}
+    with cross_tenant(reason="inbound SMS STOP: every organization that texted the number"):
+        messages = (
+            CaseMessage.objects.filter(
+                channel="sms",
+                direction="out",
+                to_address=phone,
+                sent_at__isnull=False,
+                case__contact__isnull=False,
+            )
+            .values_list("organization_id", "case__contact_id")
+            .distinct()[:200]
+        )
+        pairs.update((org, contact) for org, contact in messages)
+    return sorted(pairs)
+
+
 def sms_senders_of_phone(phone: str) -> list[tuple[int, int, int]]:
     """(organization id, contact id, invitation id) per organization that sent an SMS
     invitation to ``phone``, most recently sent first (one row per organization).

@@ -22,7 +22,7 @@ class OrganizationForm(forms.ModelForm[Organization]):
 
     class Meta:
         model = Organization
-        fields = ["name", "timezone", "default_language", "brand_colour"]
+        fields = ["name", "timezone", "default_language", "brand_colour", "retention_months"]
         widgets = {"brand_colour": forms.TextInput(attrs={"type": "color"})}
 
     def clean_logo_file(self) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -50,7 +50,19 @@ class Organization(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Sign-in policy (docs/security.md). Members must have an authenticator app before
+    # GDPR retention (docs/privacy.md): personal data of contacts and customers' free text
+    # older than this many months is anonymised nightly; scores and aggregates stay.
+    retention_months = models.PositiveSmallIntegerField(
+        _("keep personal data for (months)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text=_(
+            "Contacts without activity and customers' free text older than this are "
+            "anonymised every night; scores and reports stay. Empty: keep until erased."
+        ),
+    )
+    # Sign-in policy (docs/authentication.md). Members must have an authenticator app before
     # they can open the organization's pages; SSO sign-ins count as the IdP's business.
     require_two_factor = models.BooleanField(
         _("require two-factor authentication"),

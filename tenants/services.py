@@ -116,7 +116,7 @@ def organization_create(
 
 
 def organization_update(*, organization: Organization, actor: Actor, **fields: Any) -> Organization:
-    allowed = {"name", "timezone", "default_language", "brand_colour"}
+    allowed = {"name", "timezone", "default_language", "brand_colour", "retention_months"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")

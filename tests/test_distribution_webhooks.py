@@ -201,10 +201,10 @@ def test_a_signature_for_another_url_is_refused(tenant_a: Tenant) -> None:
 @pytest.mark.parametrize(
     ("stop", "start", "reply"),
     [
-        ("STOP", "START", "no more survey SMS"),
-        ("unsubscribe", "unstop", "no more survey SMS"),
-        ("Stopp", "START", "keine Umfrage-SMS mehr"),
-        ("ABMELDEN", "start", "keine Umfrage-SMS mehr"),
+        ("STOP", "START", "no more SMS from us"),
+        ("unsubscribe", "unstop", "no more SMS from us"),
+        ("Stopp", "START", "keine SMS mehr"),
+        ("ABMELDEN", "start", "keine SMS mehr"),
     ],
 )
 def test_stop_and_start_by_sms_in_english_and_german(

@@ -331,4 +331,4 @@ def test_the_command_handles_stop_like_the_webhook(tenant_a: Tenant) -> None:
     _invite(tenant_a)
     out = io.StringIO()
     call_command("sms_reply", PHONE, "STOP", "--no-send", stdout=out)
-    assert "no more survey SMS" in out.getvalue()
+    assert "no more SMS from us" in out.getvalue()

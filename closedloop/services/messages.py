@@ -60,7 +60,8 @@ from closedloop.models import (
 from closedloop.services.cases import case_first_contact, case_transition
 from closedloop.services.notifications import notify
 from closedloop.services.timeline import case_event_add
-from contacts.models import Contact
+from contacts.models import ConsentState, Contact
+from contacts.selectors import contact_channel_consent_state
 from integrations.channels import (
     ChannelError,
     EmailMessage,
@@ -176,6 +177,15 @@ def _address(contact: Contact | None, channel: str) -> str:
     return contact.email if channel == MessageChannel.EMAIL else contact.phone
 
 
+def _opted_out(contact: Contact | None, channel: str) -> bool:
+    """Whether the customer withdrew consent for the channel (an SMS STOP, an
+    unsubscribe, staff, the API) or was erased: close-the-loop messages respect it too."""
+    if contact is None or contact.erased_at is not None:
+        return True
+    state = contact_channel_consent_state(contact_id=contact.pk, channel=channel)
+    return state == ConsentState.WITHDRAWN
+
+
 # --- Outbound ------------------------------------------------------------------------
 
 
@@ -198,6 +208,16 @@ def _check(
         if channel == MessageChannel.EMAIL:
             raise ValidationError({"channel": _("The customer has no email address.")})
         raise ValidationError({"channel": _("The customer has no mobile number.")})
+    if _opted_out(case.contact, channel):
+        raise ValidationError(
+            {
+                "channel": _(
+                    "The customer has opted out of messages by %(channel)s. Use another "
+                    "channel or call them."
+                )
+                % {"channel": MessageChannel(channel).label}
+            }
+        )
     if template is not None and template.channel != channel:
         raise ValidationError({"template": _("This template is written for another channel.")})
     errors: dict[str, str] = {}
@@ -318,7 +338,7 @@ def _backoff(attempts: int) -> timedelta:
 def _load(message_id: int) -> CaseMessage:
     return (
         CaseMessage.objects.select_for_update(of=("self",))
-        .select_related("case__organization", "case__owner")
+        .select_related("case__organization", "case__owner", "case__contact")
         .get(pk=message_id)
     )
 
@@ -361,6 +381,12 @@ def case_message_deliver(*, organization_id: int, message_id: int) -> str:
             return "skipped"
         if message.next_attempt_at is not None and message.next_attempt_at > now:
             return "skipped"
+        if _opted_out(message.case.contact, message.channel):
+            # Consent is checked again at the moment of sending: the customer may have
+            # opted out after the message was written (or between retries).
+            with translation.override(message.case.organization.default_language):
+                _fail(message, _("Not sent: the customer has opted out of this channel."))
+            return "failed"
         outgoing = _outgoing(message)
         message.status = MessageStatus.SENDING
         message.sending_started_at = now

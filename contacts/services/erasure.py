@@ -122,7 +122,7 @@ class _Redactor:
         return value
 
 
-def _blank_answers(response: Response) -> dict[str, Any]:
+def answers_without_free_text(response: Response) -> dict[str, Any]:
     """The answers with every free text blanked; scores and choice ids stay."""
     answers = dict(response.answers) if isinstance(response.answers, dict) else {}
     types = {str(q.get("id")): q.get("type") for q in response.survey_version.questions}
@@ -138,7 +138,7 @@ def _anonymise_responses(contact: Contact, redact: _Redactor, now: datetime) -> 
     responses = list(Response.objects.filter(contact=contact).select_related("survey_version"))
     for response in responses:
         had_comment = bool(response.comment)
-        response.answers = _blank_answers(response)
+        response.answers = answers_without_free_text(response)
         response.comment = ""
         response.contact_attributes = {
             key: value

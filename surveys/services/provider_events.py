@@ -20,7 +20,7 @@ from contacts.services import consent_record
 from responses.models import OutboxTopic
 from responses.services.outbox import outbox_publish
 from surveys.models_distribution import Invitation, InvitationChannel, InvitationStatus
-from surveys.selectors import invitation_by_provider_message_id, sms_senders_of_phone
+from surveys.selectors import invitation_by_provider_message_id, sms_consent_holders_of_phone
 from surveys.services.invitations import InvalidTransition, invitation_transition
 from tenants.context import tenant_context
 from tenants.services import Actor
@@ -158,14 +158,15 @@ def sms_keyword(body: str) -> str | None:
 
 def sms_inbound_keyword(*, phone: str, body: str) -> KeywordResult | None:
     """STOP/START by SMS reply: withdraw or grant SMS consent (source reply_stop) in every
-    organization that texted this number (the shared sender number is blocked or
-    unblocked as a whole). None when the text is no keyword."""
+    organization that texted this number, with an invitation or a closed-loop message
+    (the shared sender number is blocked or unblocked as a whole). None when the text is
+    no keyword."""
     action = sms_keyword(body)
     if action is None:
         return None
-    senders = sms_senders_of_phone(phone)
+    senders = sms_consent_holders_of_phone(phone)
     language = ""
-    for organization_id, contact_id, _invitation_id in senders:
+    for organization_id, contact_id in senders:
         with tenant_context(organization_id):
             contact = Contact.objects.filter(pk=contact_id).first()
             if contact is None:
