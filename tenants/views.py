@@ -69,6 +69,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/choose_organization.html", {"organizations": organizations})
 
 
+@capability_required(Capability.ORGANIZATION_VIEW)
 @require_GET
 def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The landing page: what this person should do next in this organization."""
