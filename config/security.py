@@ -25,6 +25,7 @@ class SecretUrlHeadersMiddleware:
         response = self.get_response(request)
         if SECRET_PATH.match(request.path_info):
             response["Referrer-Policy"] = "no-referrer"
-            response["Cache-Control"] = "no-store"
-            response["X-Robots-Tag"] = "noindex, nofollow"
+            if "no-store" not in response.get("Cache-Control", ""):
+                response["Cache-Control"] = "no-store"
+            response.headers.setdefault("X-Robots-Tag", "noindex, nofollow")
         return response

@@ -13,6 +13,7 @@ Every API view subclasses ``TenantAPIView`` (or one of its generic mixes). It ow
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -33,6 +34,8 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from tenants.models import ApiKey, IdempotencyKey, Organization
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -108,10 +111,14 @@ class ApiKeyRateThrottle(BaseThrottle):
         key = f"api-throttle:{api_key.pk}:{window}"
         try:
             cache.add(key, 0, timeout=period + 1)
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=period + 1)
-            count = 1
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, timeout=period + 1)
+                count = 1
+        except Exception:  # the cache (Redis) is down: fail open, say so
+            logger.warning("API throttle not counted: the cache is unavailable", exc_info=True)
+            return True
         reset = (window + 1) * period - now
         request.rate_limit = (limit, max(limit - count, 0), int(reset) + 1)  # type: ignore[attr-defined]
         self._wait = reset

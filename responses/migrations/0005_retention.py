@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('responses', '0004_response_updated_index'),
+        ("responses", "0004_response_updated_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='response',
-            name='free_text_removed_at',
+            model_name="response",
+            name="free_text_removed_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
     ]

@@ -124,6 +124,10 @@ def _gate(request: HttpRequest, public_id: str, *, count: bool, token: str = "")
     limited = count and public_request_limited(request, token=token)
     survey = survey_by_public_id(public_id)
     if survey is None or not survey.widget_enabled or not survey.organization.is_active:
+        if limited:  # guessing public ids is limited like everything else
+            refusal = _private(_problem(429, _("Too many requests. Please try again shortly.")))
+            refusal["Retry-After"] = str(retry_after())
+            return Gate(refusal=refusal)
         return Gate(refusal=_private(_problem(404, _("This survey is not available."))))
     origin = request.headers.get("Origin", "")
     if origin and not origin_allowed(survey, origin):

@@ -16,6 +16,7 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from responses.ratelimit import public_request_limited, public_token_limited, retry_after
 from surveys.messages import message_language
 from surveys.models_distribution import Invitation
 from surveys.selectors import invitation_by_token
@@ -48,6 +49,20 @@ def _sent(invitation: Invitation | None) -> bool:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def invitation_unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
+    # Pages count per address; one-click POSTs (RFC 8058) come from mail providers'
+    # shared addresses in bulk, so they count per link instead.
+    limited = (
+        public_token_limited(token) if request.method == "POST" else public_request_limited(request)
+    )
+    if limited:
+        response = render(
+            request,
+            "responses/public/rate_limited.html",
+            {"survey_language": translation.get_language()},
+            status=429,
+        )
+        response["Retry-After"] = str(retry_after())
+        return _public(response)
     invitation = invitation_by_token(token)
     if invitation is None or not _sent(invitation):
         return _unavailable(request)

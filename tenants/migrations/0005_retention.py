@@ -5,15 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0004_organization_sign_in_policy'),
+        ("tenants", "0004_organization_sign_in_policy"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organization',
-            name='retention_months',
-            field=models.PositiveSmallIntegerField(blank=True, help_text="Contacts without activity and customers' free text older than this are anonymised every night; scores and reports stay. Empty: keep until erased.", null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(240)], verbose_name='keep personal data for (months)'),
+            model_name="organization",
+            name="retention_months",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Contacts without activity and customers' free text older than this are anonymised every night; scores and reports stay. Empty: keep until erased.",
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(240),
+                ],
+                verbose_name="keep personal data for (months)",
+            ),
         ),
     ]
