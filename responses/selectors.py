@@ -9,6 +9,7 @@ Everything else runs inside the organization's context.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from tenants.context import cross_tenant
 # Tokens and public ids are URL-safe base64 (secrets.token_urlsafe). Anything else is
 # refused before it reaches the database (a NUL byte would even be an error there).
 _LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+logger = logging.getLogger(__name__)
 
 
 def is_link_token(value: str) -> bool:
@@ -61,7 +64,7 @@ def survey_version_by_public_id(public_id: str) -> SurveyVersion | None:
     if not is_link_token(public_id):
         return None
     key = public_id_cache_key(public_id)
-    cached = cache.get(key)
+    cached = _cache("get", key)
     if isinstance(cached, SurveyVersion):
         return cached
     with cross_tenant(reason="open link / widget: the survey's public id names the organization"):
@@ -73,7 +76,7 @@ def survey_version_by_public_id(public_id: str) -> SurveyVersion | None:
             .first()
         )
     if version is not None:  # misses are not cached: guessing ids must not fill the cache
-        cache.set(key, version, PUBLIC_ID_CACHE_SECONDS)
+        _cache("set", key, version, PUBLIC_ID_CACHE_SECONDS)
     return version
 
 
@@ -84,12 +87,22 @@ def survey_version_by_public_id(public_id: str) -> SurveyVersion | None:
 PUBLIC_ID_CACHE_SECONDS = 60
 
 
+def _cache(method: str, *args: Any) -> Any:
+    """A cache call that never fails the request: without the cache (Redis down) the
+    public pages read the database, and the outage is logged."""
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:  # the cache (Redis) is down
+        logger.warning("cache %s skipped: the cache is unavailable", method, exc_info=True)
+        return None
+
+
 def public_id_cache_key(public_id: str) -> str:
     return f"responses:survey-by-public-id:{public_id}"
 
 
 def survey_public_id_forget(public_ids: Iterable[str]) -> None:
-    cache.delete_many([public_id_cache_key(public_id) for public_id in public_ids])
+    _cache("delete_many", [public_id_cache_key(public_id) for public_id in public_ids])
 
 
 def survey_by_public_id(public_id: str) -> Survey | None:
