@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.submit import create_database, drop_database, free_port, stop  # noqa: E402
+from bench.submit import seed as submit_seed  # noqa: E402
 
 HOST = "127.0.0.1"
 ORG = "bench"
@@ -134,48 +135,25 @@ def seed(history: int) -> dict[str, Any]:
     from metrics.services.rollups import rollups_rebuild
     from responses.models import OutboxEvent
     from responses.services import response_submit
-    from surveys.schema import NPS
-    from surveys.services import (
-        journey_create,
-        survey_create_from_template,
-        survey_publish,
-        touchpoint_add,
-    )
+    from surveys.models import Survey
+    from surveys.selectors import survey_version_current
     from surveys.services.distribution import distribution_rule_create
-    from surveys.services.lifecycle import survey_sharing_update
     from tenants.context import tenant_context
     from tenants.models import Membership, Organization, Role
     from tenants.services import Actor, api_key_create
 
-    call_command("migrate", verbosity=0)
+    public_id, qid = submit_seed()  # migrates; the organization "bench", its open-link survey
     call_command("collectstatic", interactive=False, verbosity=0)  # as a release does
     actor = Actor(label="bench/load.py")
-    organization = Organization.objects.create(slug=ORG, name="Load test (throwaway)")
+    organization = Organization.objects.get(slug=ORG)
     user = get_user_model().objects.create_user(
         "manager@bench.example", "manager@bench.example", secrets.token_urlsafe(16)
     )
     with tenant_context(organization):
         Membership.objects.create(user=user, role=Role.ADMIN)
-        journey = journey_create(actor=actor, name="Online shop")
-        touchpoint = touchpoint_add(actor=actor, journey=journey, name="Checkout")
-        survey = survey_create_from_template(
-            actor=actor,
-            touchpoint=touchpoint,
-            template_key="relationship-nps",
-            name="NPS",
-            languages=["en", "de"],
-            default_language="en",
-        )
-        version = survey_publish(actor=actor, survey=survey)
-        survey.refresh_from_db()
-        survey_sharing_update(
-            actor=actor,
-            survey=survey,
-            open_link_enabled=True,
-            widget_enabled=False,
-            allowed_origins=[],
-            answer_change_window=survey.answer_change_window,
-        )
+        survey = Survey.objects.get(public_id=public_id)
+        version = survey_version_current(survey)
+        assert version is not None
         distribution_rule_create(
             actor=actor,
             name="Order completed",
@@ -187,7 +165,6 @@ def seed(history: int) -> dict[str, Any]:
             is_active=True,
         )
         _key, raw_key = api_key_create(actor=actor, name="load", scopes=["events:write"])
-        qid = next(str(q["id"]) for q in version.questions if q.get("type") == NPS)
         for index in range(history):
             response_submit(
                 version=version,
@@ -204,7 +181,7 @@ def seed(history: int) -> dict[str, Any]:
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     return {
-        "public_id": survey.public_id,
+        "public_id": public_id,
         "qid": qid,
         "api_key": raw_key,
         "session": session.session_key,

@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Organization
+from tenants.services import SIGN_IN_POLICY_FIELDS
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 DISCOVERY_TIMEOUT_SECONDS = 5
@@ -31,16 +32,7 @@ class SignInPolicyForm(forms.ModelForm[Organization]):
 
     class Meta:
         model = Organization
-        fields = [
-            "require_two_factor",
-            "sso_enabled",
-            "sso_issuer",
-            "sso_client_id",
-            "sso_client_secret",
-            "sso_email_domains",
-            "sso_default_role",
-            "sso_enforced",
-        ]
+        fields = list(SIGN_IN_POLICY_FIELDS)
 
     def clean_sso_email_domains(self) -> str:
         raw: str = self.cleaned_data.get("sso_email_domains") or ""

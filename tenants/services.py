@@ -131,7 +131,7 @@ def organization_update(*, organization: Organization, actor: Actor, **fields: A
     return organization
 
 
-SIGN_IN_POLICY_FIELDS = {
+SIGN_IN_POLICY_FIELDS = (
     "require_two_factor",
     "sso_enabled",
     "sso_issuer",
@@ -140,7 +140,7 @@ SIGN_IN_POLICY_FIELDS = {
     "sso_email_domains",
     "sso_default_role",
     "sso_enforced",
-}
+)
 
 
 def organization_sign_in_policy_update(
@@ -150,7 +150,7 @@ def organization_sign_in_policy_update(
 
     The client secret is audited as changed, never with its value.
     """
-    unknown = set(fields) - SIGN_IN_POLICY_FIELDS
+    unknown = set(fields) - set(SIGN_IN_POLICY_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     if fields.get("sso_client_secret") == "":

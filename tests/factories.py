@@ -246,6 +246,18 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     send_at = factory.LazyFunction(timezone.now)
 
 
+def sent_invitation(version: SurveyVersion, contact: Any = None) -> Any:
+    """An invitation of ``version`` as the worker leaves it after sending: its link works."""
+    fields: dict[str, Any] = {"contact": contact} if contact is not None else {}
+    return InvitationFactory(
+        survey_version=version,
+        survey=version.survey,
+        status="sent",
+        sent_at=timezone.now(),
+        **fields,
+    )
+
+
 class InvitationEventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = InvitationEvent

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from responses.services import response_submit
 from tenants.context import tenant_context
-from tests.factories import ContactFactory, InvitationFactory, OrganizationFactory, published_survey
+from tests.factories import ContactFactory, OrganizationFactory, published_survey, sent_invitation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,23 +32,11 @@ def _pages(language: str) -> dict[str, str]:
         contact = ContactFactory(language=language)
         for template in ("relationship-nps", "purchase-csat", "support-ces"):
             version = published_survey(template, open_link_enabled=True)
-            invitation: Any = InvitationFactory(
-                contact=contact,
-                survey_version=version,
-                survey=version.survey,
-                status="sent",
-                sent_at=timezone.now(),
-            )
+            invitation: Any = sent_invitation(version, contact)
             pages[f"survey {template}"] = f"/s/{invitation.token}/?lang={language}"
         pages["open link"] = f"/l/{version.survey.public_id}/?lang={language}"
         pages["unsubscribe"] = f"/u/{invitation.token}/?lang={language}"
-        answered: Any = InvitationFactory(
-            contact=contact,
-            survey_version=version,
-            survey=version.survey,
-            status="sent",
-            sent_at=timezone.now(),
-        )
+        answered: Any = sent_invitation(version, contact)
         questions = {q["type"]: str(q["id"]) for q in version.questions}
         response_submit(
             version=version,

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from metrics.services.rollups import rollups_rebuild
 from responses.models import Response
 from tenants.context import tenant_context
 from tenants.models import Role
 from tests.conftest import Tenant
-from tests.factories import ContactFactory, InvitationFactory, published_survey, response_factory
+from tests.factories import ContactFactory, published_survey, response_factory, sent_invitation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,13 +44,7 @@ def test_a_customer_answers_on_a_phone(phone: Any, tenant_a: Tenant, language: s
     with tenant_context(tenant_a.organization):
         version = published_survey()
         contact = ContactFactory(language=language)
-        invitation: Any = InvitationFactory(
-            contact=contact,
-            survey_version=version,
-            survey=version.survey,
-            status="sent",
-            sent_at=timezone.now(),
-        )
+        invitation: Any = sent_invitation(version, contact)
     problems = _watch(phone)
 
     phone.goto(f"/s/{invitation.token}/?lang={language}")
