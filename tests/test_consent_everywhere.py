@@ -13,7 +13,7 @@ from django.core import mail
 
 from closedloop.models import CaseMessage, MessageStatus
 from closedloop.services.messages import case_message_deliver, case_message_send
-from contacts.models import Channel, ConsentAction, ConsentSource
+from contacts.models import Channel, ConsentAction, ConsentSource, Contact
 from contacts.selectors import contact_channel_consent_state
 from contacts.services.consent import consent_record
 from integrations.inbound import sms_inbound_process
@@ -30,10 +30,10 @@ def _files(settings: Any) -> None:
     settings.SMS_BACKEND = "file"
 
 
-def _withdraw(tenant: Tenant, contact: Any, channel: str) -> None:
+def _withdraw(tenant: Tenant, contact_id: Any, channel: str) -> None:
     with tenant_context(tenant.organization):
         consent_record(
-            contact=contact,
+            contact=Contact.objects.get(pk=contact_id),
             channel=channel,
             action=ConsentAction.WITHDRAW,
             source=ConsentSource.STAFF,
@@ -50,7 +50,7 @@ def test_the_case_page_refuses_a_channel_the_customer_opted_out_of(
 ) -> None:
     owner = _owner(tenant_a)
     case = _case(tenant_a, owner)
-    _withdraw(tenant_a, case.contact, Channel.SMS)
+    _withdraw(tenant_a, case.contact_id, Channel.SMS)
     page = _send(
         tenant_a.client_for(owner),
         tenant_a,
@@ -77,7 +77,7 @@ def test_a_message_queued_before_an_opt_out_is_not_sent(tenant_a: Tenant, settin
         message = case_message_send(
             case=case, actor=Actor.of_user(owner), channel="sms", body="We will call you."
         )
-    _withdraw(tenant_a, case.contact, Channel.SMS)
+    _withdraw(tenant_a, case.contact_id, Channel.SMS)
 
     outcome = case_message_deliver(organization_id=tenant_a.organization.pk, message_id=message.pk)
 

@@ -21,6 +21,8 @@ with counts (``privacy.retention``) when it changed anything, never personal dat
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +37,7 @@ from contacts.services.erasure import ERASED, answers_without_free_text, contact
 from metrics.services.rollups import _zone, bucket_of, rollup_refresh
 from responses.models import Response
 from surveys.models import Invitation
+from tenants.context import tenant_context
 from tenants.models import Organization
 from tenants.services import Actor, audit_log_record
 
@@ -107,25 +110,35 @@ def follow_ups_due(cutoff: datetime) -> Any:
     return CaseFollowUp.objects.filter(sent_at__lt=cutoff).exclude(comment="").order_by("pk")
 
 
-def _erase_contacts(cutoff: datetime) -> int:
+@contextmanager
+def _chunk(organization: Organization) -> Iterator[None]:
+    """One chunk of work: its own transaction in the organization's context, committed
+    when it ends (on PostgreSQL the tenant context is that transaction)."""
+    with tenant_context(organization), transaction.atomic():
+        yield
+
+
+def _erase_contacts(organization: Organization, cutoff: datetime) -> int:
     erased = 0
     while True:
-        batch = list(contacts_due(cutoff)[:BATCH])
+        with tenant_context(organization):
+            batch = list(contacts_due(cutoff)[:BATCH])
         if not batch:
             return erased
         for contact in batch:
-            contact_erase(actor=RETENTION_ACTOR, contact=contact)  # one transaction each
+            with _chunk(organization):  # one transaction per contact, as a GDPR request
+                contact_erase(actor=RETENTION_ACTOR, contact=contact)
         erased += len(batch)
 
 
-def _scrub_responses(cutoff: datetime, now: datetime) -> int:
+def _scrub_responses(organization: Organization, cutoff: datetime, now: datetime) -> int:
     scrubbed = 0
-    zone = _zone()
     while True:
-        with transaction.atomic():
+        with _chunk(organization):
             batch = list(responses_due(cutoff).select_for_update(of=("self",))[:BATCH])
             if not batch:
                 return scrubbed
+            zone = _zone()
             buckets = set()
             for response in batch:
                 if response.comment:
@@ -142,10 +155,10 @@ def _scrub_responses(cutoff: datetime, now: datetime) -> int:
         scrubbed += len(batch)
 
 
-def _scrub_case_texts(cutoff: datetime) -> tuple[int, int]:
+def _scrub_case_texts(organization: Organization, cutoff: datetime) -> tuple[int, int]:
     messages = 0
     while True:
-        with transaction.atomic():
+        with _chunk(organization):
             ids = list(case_messages_due(cutoff).values_list("pk", flat=True)[:BATCH])
             if not ids:
                 break
@@ -154,7 +167,7 @@ def _scrub_case_texts(cutoff: datetime) -> tuple[int, int]:
             )
     comments = 0
     while True:
-        with transaction.atomic():
+        with _chunk(organization):
             ids = list(follow_ups_due(cutoff).values_list("pk", flat=True)[:BATCH])
             if not ids:
                 break
@@ -169,28 +182,30 @@ def retention_preview(
     cutoff = retention_cutoff(organization, now)
     if cutoff is None:
         return RetentionResult(cutoff=None)
-    return RetentionResult(
-        cutoff=cutoff,
-        contacts_erased=contacts_due(cutoff).count(),
-        responses_scrubbed=responses_due(cutoff).count(),
-        case_messages_scrubbed=case_messages_due(cutoff).count(),
-        follow_up_comments_scrubbed=follow_ups_due(cutoff).count(),
-    )
+    with tenant_context(organization):
+        return RetentionResult(
+            cutoff=cutoff,
+            contacts_erased=contacts_due(cutoff).count(),
+            responses_scrubbed=responses_due(cutoff).count(),
+            case_messages_scrubbed=case_messages_due(cutoff).count(),
+            follow_up_comments_scrubbed=follow_ups_due(cutoff).count(),
+        )
 
 
 def retention_apply(*, organization: Organization, now: datetime | None = None) -> RetentionResult:
-    """Anonymise the current organization's data older than its retention period.
+    """Anonymise the organization's data older than its retention period.
 
-    Runs in the organization's tenant context. Contacts go first, so their texts are
-    scrubbed by the erasure (with the redaction of their names from case texts).
+    Call it outside any transaction and tenant context: it enters the organization's
+    context for each chunk, and each chunk commits on its own. Contacts go first, so
+    their texts are scrubbed by the erasure (with their names cut from case texts).
     """
     now = now or timezone.now()
     cutoff = retention_cutoff(organization, now)
     if cutoff is None:
         return RetentionResult(cutoff=None)
-    contacts = _erase_contacts(cutoff)
-    responses = _scrub_responses(cutoff, now)
-    messages, comments = _scrub_case_texts(cutoff)
+    contacts = _erase_contacts(organization, cutoff)
+    responses = _scrub_responses(organization, cutoff, now)
+    messages, comments = _scrub_case_texts(organization, cutoff)
     result = RetentionResult(
         cutoff=cutoff,
         contacts_erased=contacts,
@@ -199,12 +214,13 @@ def retention_apply(*, organization: Organization, now: datetime | None = None) 
         follow_up_comments_scrubbed=comments,
     )
     if result.total:
-        audit_log_record(
-            actor=RETENTION_ACTOR,
-            action=RETENTION_ACTION,
-            obj=organization,
-            changes={key: [None, value] for key, value in result.as_dict().items()},
-        )
+        with _chunk(organization):
+            audit_log_record(
+                actor=RETENTION_ACTOR,
+                action=RETENTION_ACTION,
+                obj=organization,
+                changes={key: [None, value] for key, value in result.as_dict().items()},
+            )
     return result
 
 

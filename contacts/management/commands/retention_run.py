@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contacts.services.retention import retention_apply, retention_preview
-from tenants.context import cross_tenant, tenant_context
+from tenants.context import cross_tenant
 from tenants.models import Organization
 
 
@@ -37,11 +37,10 @@ class Command(BaseCommand):
             if not organization.retention_months:
                 self.stdout.write(f"{organization.slug}: no retention period set, nothing to do")
                 continue
-            with tenant_context(organization):
-                if options["dry_run"]:
-                    result = retention_preview(organization=organization)
-                else:
-                    result = retention_apply(organization=organization)
+            if options["dry_run"]:
+                result = retention_preview(organization=organization)
+            else:
+                result = retention_apply(organization=organization)
             verb = "would anonymise" if options["dry_run"] else "anonymised"
             self.stdout.write(
                 f"{organization.slug}: {verb} data older than {result.cutoff:%Y-%m-%d %H:%M} UTC "
